@@ -289,6 +289,11 @@ for f in vmlinuz vmlinux initramfs.cpio.gz; do
 	mv "$work/$f" "$outdir/$f"
 done
 
+# Older versions' .debs are of no further use: keep only the ones just used.
+for f in "$debcache"/linux-image-*.deb "$debcache"/busybox-static_*.deb; do
+	[ -f "$f" ] && [ "$f" != "$kdeb" ] && [ "$f" != "$bbdeb" ] && rm -f "$f"
+done
+
 t1=$(date +%s.%N)
 {
 	echo "# Vireo Debian guest, built by scripts/build-debian-guest.sh"
