@@ -89,11 +89,14 @@ static struct kvm_segment segment_from_gdt(uint16_t selector)
 int regs_init_vcpu(int vcpu_fd)
 {
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
-	struct {
+	/* struct kvm_msrs ends in a flexible array: room for one entry after it. */
+	union {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[1];
-	} msrs = { .hdr.nmsrs = 1, .entries = { { .index = MSR_MTRR_DEF_TYPE, .data = MTRR_ENABLE_WB } } };
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msrs = { .hdr.nmsrs = 1 };
 	struct kvm_lapic_state lapic;
+
+	msrs.hdr.entries[0] = (struct kvm_msr_entry){ .index = MSR_MTRR_DEF_TYPE, .data = MTRR_ENABLE_WB };
 
 	if (ioctl(vcpu_fd, KVM_SET_FPU, &fpu) < 0)
 		return -errno;
