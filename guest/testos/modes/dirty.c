@@ -28,7 +28,8 @@ static void dirty_run(void)
 	uint64_t total = 0, second = 0, win_pages = 0, win_start, sec_ticks;
 
 	if (cmdline_get_u64("mib", 64, &mib) < 0 || cmdline_get_u64("rate", 0, &rate) < 0 ||
-	    cmdline_get_u64("seconds", 0, &seconds) < 0 || mib == 0 || mib > 4096)
+	    cmdline_get_u64("seconds", 0, &seconds) < 0 || mib == 0 || mib > 4096 ||
+	    rate > 1000000)
 		fail(EXIT_USAGE, "dirty [mib=64] [rate=MiB/s, 0=max] [seconds=S]");
 	if (tsc_calibrate() < 0)
 		fail(EXIT_TIMER, "no TSC frequency");

@@ -4,8 +4,10 @@
  * from CPL3 (LAPIC MMIO is user-accessible), through the real-mode
  * trampoline in boot/trampoline.S copied to AP_TRAMPOLINE. Each AP enters
  * long mode on the static tables, drops to CPL3 in ap_main() and counts.
- * Prints "smp: N of M cpus running" and one "smp: cpu I apic=A count=C"
- * line per CPU, and passes when all started within timeout_ms.
+ * Prints "smp: aps_up_us=T" (INIT to the last AP in CPL3, or the timeout),
+ * "smp: N of M cpus running" and one "smp: cpu I apic=A count=C" line per
+ * running CPU (the BSP, cpu 0, does not count: C=0), and passes when all
+ * started within timeout_ms and every AP counted.
  */
 #include "bootinfo.h"
 #include "cmdline.h"
@@ -54,7 +56,7 @@ static unsigned int smp_running(void)
 static void smp_run(void)
 {
 	uint32_t base = boot_cpus.lapic_base, self;
-	uint64_t timeout_ms, settle_ms, deadline;
+	uint64_t timeout_ms, settle_ms, deadline, start;
 	unsigned int i, want = boot_cpus.count, aps = 0;
 	size_t tramp_len = (size_t)(ap_tramp_end - ap_tramp_start);
 
@@ -73,6 +75,7 @@ static void smp_run(void)
 	ap_slots[0].running = 1;
 	memcpy((void *)(uintptr_t)AP_TRAMPOLINE, ap_tramp_start, tramp_len);
 	lapic_enable(base);
+	start = rdtsc();
 	for (i = 0; i < boot_cpus.count; i++) {
 		uint32_t id = boot_cpus.apic_id[i];
 
@@ -100,6 +103,7 @@ static void smp_run(void)
 	deadline = rdtsc() + tsc_from_us(timeout_ms * 1000);
 	while (smp_running() < want && (int64_t)(rdtsc() - deadline) < 0)
 		cpu_relax();
+	con_printf("smp: aps_up_us=%lu\n", tsc_to_us(rdtsc() - start));
 	tsc_delay_us(settle_ms * 1000);
 	con_printf("smp: %u of %u cpus running\n", smp_running(), want);
 	for (i = 0; i < NCPUS; i++) {
