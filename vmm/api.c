@@ -304,7 +304,7 @@ int api_server_create(struct event_loop *loop, const char *path, struct vm *vm,
 	mode_t old = umask(0177);
 	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
 	umask(old);
-	if (ret == 0 && listen(fd, 8) < 0)
+	if (ret == 0 && listen(fd, 2 * API_MAX_CLIENTS) < 0)
 		ret = -errno;
 	if (ret < 0) {
 		log_error_errno(ret, "api socket %s", path);

@@ -68,8 +68,12 @@ class Vmm:
                 time.sleep(0.005)
 
     def serial(self):
-        with open(self.serial_path, errors="replace") as f:
-            return f.read()
+        try:
+            with open(self.serial_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:  # the VMM has not opened it yet
+            return ""
+
 
     def wait_serial(self, text, timeout=30):
         """Waits until TEXT appears on the serial port; returns whether it did."""
@@ -85,8 +89,13 @@ class Vmm:
     def connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
-        s.connect(self.sock)
-        return s
+        for _ in range(100):
+            try:
+                s.connect(self.sock)
+                return s
+            except BlockingIOError:  # the listen backlog is full: retry, as a client would
+                time.sleep(0.01)
+        raise RuntimeError("cannot connect to the control socket")
 
     def request(self, obj, conn=None):
         """Sends one request (a dict or raw bytes) and returns the decoded reply."""

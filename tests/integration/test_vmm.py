@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""vireo-vmm driven the way a script or the host agent drives it, with testos.
+
+Run one case: test_vmm.py CASE. Each case starts real vireo-vmm processes on
+/dev/kvm and checks what the guest printed, the exit status and the control API.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from vmmtest import (EXIT_BAD_IMAGE, EXIT_HOST, EXIT_OK, EXIT_TRIPLE_FAULT, EXIT_USAGE,  # noqa: E402
+                     PASS, PVH_EXIT, TESTOS_BZIMAGE, TESTOS_ELF, VMM, Vmm, check, finish, run_vmm)
+
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+def hello_line(serial):
+    m = re.search(r"testos: hello boot=(\S+) mem_mib=(\d+) cpus=(\d+) cmdline=\"(.*)\"", serial)
+    return m.groups() if m else None
+
+
+@case
+def boot_paths():
+    """Each boot path enters testos, which sees our memory, CPUs and command line."""
+    for kernel, proto, expect in ((TESTOS_ELF, "auto", "pvh"), (TESTOS_ELF, "pvh", "pvh"),
+                                  (TESTOS_ELF, "linux64", "linux64"),
+                                  (TESTOS_BZIMAGE, "auto", "linux64")):
+        cmdline = "hello tag=%s" % proto
+        status, serial, log = run_vmm(["--kernel", kernel, "--boot-protocol", proto,
+                                       "--cmdline", cmdline, "--mem", "96", "--cpus", "3"])
+        got = hello_line(serial)
+        what = f"{os.path.basename(kernel)} --boot-protocol {proto}"
+        check(status == EXIT_OK, f"{what}: powered off (status {status})")
+        check(got is not None and got[0] == expect, f"{what}: entered through {expect}: {got}")
+        check(got is not None and 94 <= int(got[1]) <= 96, f"{what}: saw 96 MiB")
+        check(got is not None and got[2] == "3", f"{what}: saw 3 CPUs")
+        check(got is not None and got[3] == cmdline, f"{what}: saw the command line")
+    status, _, _ = run_vmm(["--kernel", PVH_EXIT])
+    check(status == PASS, f"the minimal PVH payload exits through port 0xf4 (status {status})")
+
+
+@case
+def high_memory():
+    """RAM above 3 GiB is placed above 4 GiB and the guest sees all of it."""
+    status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "hello", "--mem", "4608"])
+    got = hello_line(serial)
+    check(status == EXIT_OK and got is not None and 4600 <= int(got[1]) <= 4608,
+          f"a 4.5 GiB guest sees its memory: {got}")
+
+
+@case
+def smp():
+    """Application processors start the normal way (INIT/SIPI) on 1 to 16 vCPUs."""
+    for n in (1, 2, 4, 16):
+        status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "smp", "--cpus", str(n)])
+        check(status == PASS and f"smp: {n} of {n} cpus running" in serial,
+              f"{n} vCPUs all running (status {status})")
+        counts = re.findall(r"smp: cpu \d+ apic=\d+ count=(\d+)", serial)
+        check(len(counts) == n and all(int(c) > 0 for c in counts[1:]),
+              f"every AP counted: {counts}")
+
+
+@case
+def counter_pause_resume():
+    """Pausing stops the guest; after resume the counter goes on without a skip."""
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter", "--cpus", "2"])
+    try:
+        check(vm.wait_serial("counter 3"), "the counter runs")
+        r = vm.request({"cmd": "pause", "id": 41})
+        check(r == {"ok": True, "id": 41, "state": "paused"}, f"pause: {r}")
+        frozen = vm.serial()
+        time.sleep(0.5)
+        check(vm.serial() == frozen, "no output while paused")
+        stats = vm.request({"cmd": "stats"})
+        check(stats["ok"] and all(v["state"] == "paused" for v in stats["vcpus"]),
+              "every vCPU reported paused")
+        check(stats["vcpus"][1].get("mp_state") is not None, "KVM's vCPU state shown while paused")
+        r = vm.request({"cmd": "resume"})
+        check(r["ok"] and r["state"] == "running", f"resume: {r}")
+        last = int(re.findall(r"counter (\d+)", frozen)[-1])
+        check(vm.wait_serial(f"counter {last + 5}"), "the counter goes on after resume")
+        values = [int(v) for v in re.findall(r"counter (\d+)", vm.serial())]
+        check(values == list(range(len(values))), "no value skipped or repeated")
+        r = vm.request({"cmd": "stop"})
+        status, log = vm.wait()
+        check(r["ok"] and status == EXIT_OK, f"stop through the API exits 0 (status {status})")
+        check("stopped through the control API" in log, "the reason is logged")
+    finally:
+        vm.close()
+
+
+@case
+def status_and_stats():
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter", "--mem", "64", "--name", "web01"])
+    try:
+        check(vm.wait_serial("counter 1"), "guest running")
+        s = vm.request({"cmd": "status"})
+        check(s["ok"] and s["name"] == "web01" and s["vcpus"] == 1 and s["memory_mib"] == 64
+              and s["state"] == "running" and s["boot_protocol"] == "pvh", f"status: {s}")
+        st = vm.request({"cmd": "stats"})
+        check(st["exits"]["io"] > 0, f"port I/O exits counted: {st['exits']}")
+        m = st["memory"]
+        check(m["guest_mib"] == 64 and 0 < m["guest_resident_kib"] <= 64 * 1024, f"memory: {m}")
+        check(0 < m["vmm_rss_kib"] < 64 * 1024, "the VMM's own memory is reported")
+    finally:
+        vm.close()
+
+
+@case
+def ctrl_alt_del():
+    """The API types ctrl-alt-del on the guest's keyboard; testos then powers off."""
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter"])
+    try:
+        check(vm.wait_serial("counter 2"), "guest running")
+        check(vm.request({"cmd": "ctrl-alt-del"})["ok"], "request accepted")
+        status, log = vm.wait()
+        check("counter: ctrl-alt-del" in vm.serial(), "the guest saw ctrl-alt-del")
+        check(status == EXIT_OK and "reset" in log, f"the guest reset the machine (status {status})")
+    finally:
+        vm.close()
+
+
+@case
+def serial_input():
+    """Bytes written to stdin reach the guest's UART; what it sends comes back on stdout."""
+    p = subprocess.Popen([VMM, "--kernel", TESTOS_ELF, "--cmdline", "echo"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = b""
+    deadline = time.time() + 20
+    while b"echo: ready" not in out and time.time() < deadline:
+        out += os.read(p.stdout.fileno(), 4096)
+    p.stdin.write(b"hello vireo\nquit\n")
+    p.stdin.flush()
+    rest, _ = p.communicate(timeout=20)
+    out += rest
+    check(b"echo: hello vireo" in out and b"echo: quit" in out, f"lines echoed: {out[-200:]!r}")
+    check(p.returncode == PASS, f"the guest passed (status {p.returncode})")
+
+
+@case
+def exit_statuses():
+    """Every way a VMM run can end has its documented status and one line saying why."""
+    status, serial, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "hello exit=triple"])
+    check(status == EXIT_TRIPLE_FAULT and "triple fault" in log, f"triple fault: {status}")
+    status, serial, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "fault"])
+    check(status == (2 << 1) | 1 and "FAIL exception #UD" in serial,
+          f"a guest failure code comes through port 0xf4: {status}")
+    for args, want, what in (
+            (["--kernel", "/nonexistent"], EXIT_BAD_IMAGE, "missing kernel"),
+            (["--kernel", "/etc/hostname"], EXIT_BAD_IMAGE, "not a kernel"),
+            (["--kernel", TESTOS_BZIMAGE, "--cmdline", "x" * 5000], EXIT_BAD_IMAGE, "command line too long"),
+            (["--kernel", TESTOS_ELF, "--initrd", "/nonexistent"], EXIT_BAD_IMAGE, "missing initrd"),
+            (["--kernel", TESTOS_BZIMAGE, "--boot-protocol", "pvh"], EXIT_BAD_IMAGE, "PVH with a bzImage"),
+            (["--kernel", TESTOS_ELF, "--mem", "900000"], EXIT_HOST, "more memory than the host has"),
+            (["--kernel", TESTOS_ELF, "--mem", "2"], EXIT_USAGE, "too little memory"),
+            (["--kernel", TESTOS_ELF, "--cpus", "65"], EXIT_USAGE, "too many vCPUs"),
+            (["--kernel", TESTOS_ELF, "--bogus"], EXIT_USAGE, "unknown option"),
+            (["--cmdline", "hello"], EXIT_USAGE, "no kernel")):
+        status, _, log = run_vmm(args)
+        last = log.strip().splitlines()[-1] if log.strip() else ""
+        check(status == want, f"{what}: status {status} (want {want}): {last}")
+
+
+@case
+def truncated_and_corrupt_kernels():
+    """Every prefix and many corruptions of real kernels are refused cleanly (status 4)."""
+    import random
+    import tempfile
+    rnd = random.Random(1234)
+    with tempfile.TemporaryDirectory() as d:
+        for src in (TESTOS_ELF, TESTOS_BZIMAGE):
+            data = open(src, "rb").read()
+            for i in range(12):
+                bad = bytearray(data[:rnd.randrange(1, len(data))] if i < 6 else data)
+                for _ in range(0 if i < 6 else 8):
+                    bad[rnd.randrange(0, min(len(bad), 2048))] = rnd.randrange(256)
+                path = os.path.join(d, "k")
+                open(path, "wb").write(bad)
+                status, _, log = run_vmm(["--kernel", path, "--cmdline", "hello"], timeout=20)
+                check(status in (EXIT_OK, EXIT_BAD_IMAGE, EXIT_TRIPLE_FAULT, 8) or status & 1,
+                      f"{os.path.basename(src)} variant {i}: ended cleanly with {status}")
+
+
+@case
+def hostile_api_clients():
+    """Malformed, oversized and too many requests get errors; the VM keeps running."""
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter"])
+    try:
+        check(vm.wait_serial("counter 1"), "guest running")
+        for raw in (b"not json\n", b"[1,2]\n", b'{"cmd":"reboot"}\n', b'{"cmd":"status","x":1}\n',
+                    b'{"cmd":"status","cmd":"stop"}\n', b"\xff\xfe\n", b'{"cmd":' + b"[" * 3000 + b"\n"):
+            r = vm.request(raw)
+            check(r is not None and r["ok"] is False and r["error"], f"{raw[:30]!r}: {r and r['error']}")
+        c = vm.connect()
+        c.sendall(b"x" * 10000)
+        reply = c.recv(4096)
+        check(b"too long" in reply, "an oversized line gets an error")
+        try:
+            closed = c.recv(4096) == b""
+        except ConnectionResetError:  # closed with our excess bytes unread
+            closed = True
+        check(closed, "and the connection is closed")
+        conns = [vm.connect() for _ in range(16)]
+        extra = vm.connect()
+        check(b"too many connections" in extra.recv(4096), "the 17th client is refused")
+        for s in conns + [extra]:
+            s.close()
+        time.sleep(0.1)
+        r = vm.request({"cmd": "status"})
+        check(r["ok"] and r["state"] == "running", "the VM still runs and answers")
+    finally:
+        vm.close()
+
+
+@case
+def signals():
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter"], api=False)
+    try:
+        check(vm.wait_serial("counter 1"), "guest running")
+        vm.proc.send_signal(signal.SIGTERM)
+        status, log = vm.wait()
+        check(status == EXIT_OK and "Terminated" in log, f"SIGTERM stops the VM cleanly ({status})")
+    finally:
+        vm.close()
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: test_vmm.py " + "|".join(CASES))
+        sys.exit(2)
+    CASES[sys.argv[1]]()
+    finish()
+
+
+if __name__ == "__main__":
+    main()
