@@ -49,6 +49,30 @@ def boot_paths():
 
 
 @case
+def initrd():
+    """The initrd arrives whole, in RAM, above the kernel, through every boot path."""
+    import tempfile
+    data = os.urandom(1500001)
+    fnv = 2166136261
+    for b in data:
+        fnv = ((fnv ^ b) * 16777619) & 0xffffffff
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        for kernel, proto in ((TESTOS_ELF, "pvh"), (TESTOS_ELF, "linux64"), (TESTOS_BZIMAGE, "auto")):
+            status, serial, _ = run_vmm(["--kernel", kernel, "--boot-protocol", proto, "--initrd", f.name,
+                                         "--cmdline", "hello verbose=1", "--mem", "64"])
+            m = re.search(r"hello: initrd 0x([0-9a-f]+) size (\d+) fnv1a 0x([0-9a-f]+)", serial)
+            what = f"{os.path.basename(kernel)} {proto}"
+            check(status == EXIT_OK and m is not None, f"{what}: the guest found the initrd")
+            if m:
+                addr, size, got = int(m.group(1), 16), int(m.group(2)), int(m.group(3), 16)
+                check(size == len(data) and got == fnv, f"{what}: every byte arrived")
+                check(addr % 4096 == 0 and 0x200000 <= addr and addr + size <= 64 << 20,
+                      f"{what}: page-aligned, above the kernel, inside RAM (0x{addr:x})")
+
+
+@case
 def high_memory():
     """RAM above 3 GiB is placed above 4 GiB and the guest sees all of it."""
     status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "hello", "--mem", "4608"])
@@ -59,8 +83,8 @@ def high_memory():
 
 @case
 def smp():
-    """Application processors start the normal way (INIT/SIPI) on 1 to 16 vCPUs."""
-    for n in (1, 2, 4, 16):
+    """Application processors start the normal way (INIT/SIPI) on 1 to 64 vCPUs."""
+    for n in (1, 2, 4, 16, 64):
         status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "smp", "--cpus", str(n)])
         check(status == PASS and f"smp: {n} of {n} cpus running" in serial,
               f"{n} vCPUs all running (status {status})")
@@ -212,8 +236,8 @@ def hostile_api_clients():
         conns = [vm.connect() for _ in range(16)]
         extra = vm.connect()
         check(b"too many connections" in extra.recv(4096), "the 17th client is refused")
-        for s in conns + [extra]:
-            s.close()
+        for sock in conns + [extra]:
+            sock.close()
         time.sleep(0.1)
         r = vm.request({"cmd": "status"})
         check(r["ok"] and r["state"] == "running", "the VM still runs and answers")

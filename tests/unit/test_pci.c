@@ -142,6 +142,46 @@ static void test_reset_control_register(void **state)
 	assert_int_equal(resets, 1);
 }
 
+static void test_save_restore(void **state)
+{
+	struct fixture *f = *state;
+	static struct pci_state saved, again;
+	struct fixture other;
+	struct pci_device dev2;
+	uint32_t v = 0;
+
+	pci_device_init(&f->dev, "test", 0x1af4, 0x1042, 0x018000, 1, 0x1af4, 2);
+	assert_int_equal(pci_device_set_bar(&f->dev, 0, PCI_BAR_MEM32, 0x4000, &bar_ops, f), 0);
+	assert_int_equal(pci_add_device(f->pci, &f->dev), 0);
+	cfg_write(f, 1, 0x10, 4, 0xd0000000u);
+	cfg_write(f, 1, 0x04, 2, 0x0006);
+	pci_save(f->pci, &saved);
+
+	/* A second machine with the same device comes up with the BAR mapped there. */
+	memset(&other, 0, sizeof(other));
+	assert_int_equal(bus_init(&other.pio, "pio"), 0);
+	assert_int_equal(bus_init(&other.mmio, "mmio"), 0);
+	assert_int_equal(pci_create(&other.pio, &other.mmio, 0xc0000000, 0xfec00000, 1ULL << 32,
+				    NULL, NULL, &other.pci), 0);
+	pci_device_init(&dev2, "test", 0x1af4, 0x1042, 0x018000, 1, 0x1af4, 2);
+	assert_int_equal(pci_device_set_bar(&dev2, 0, PCI_BAR_MEM32, 0x4000, &bar_ops, f), 0);
+	assert_int_equal(pci_add_device(other.pci, &dev2), 0);
+	assert_int_equal(pci_restore(other.pci, &saved), 0);
+	assert_true(bus_read(&other.mmio, 0xd0000004u, &v, 4));
+	assert_int_equal(pci_config_read(other.pci, 1, 0x04, 2), 0x0006);
+	pci_save(other.pci, &again);
+	assert_memory_equal(&saved, &again, sizeof(saved));
+
+	/* A different device set is refused. */
+	saved.config[1][0] = 0x00;
+	assert_int_equal(pci_restore(other.pci, &saved), -EINVAL);
+	saved.present &= ~2u;
+	assert_int_equal(pci_restore(other.pci, &saved), -EINVAL);
+	pci_destroy(other.pci);
+	bus_fini(&other.pio);
+	bus_fini(&other.mmio);
+}
+
 static void test_bad_bar_declarations(void **state)
 {
 	struct pci_device d;
@@ -160,6 +200,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_host_bridge_and_empty_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_sizing_and_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_control_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_restore, setup, teardown),
 		cmocka_unit_test(test_bad_bar_declarations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

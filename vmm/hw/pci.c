@@ -339,3 +339,46 @@ int pci_add_device(struct pci *pci, struct pci_device *dev)
 		log_error("pci: no room for %s", dev->name);
 	return ret;
 }
+
+void pci_save(struct pci *pci, struct pci_state *state)
+{
+	memset(state, 0, sizeof(*state));
+	pthread_mutex_lock(&pci->lock);
+	state->config_address = pci->config_address;
+	for (unsigned int slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		if (!pci->slots[slot])
+			continue;
+		state->present |= 1u << slot;
+		memcpy(state->config[slot], pci->slots[slot]->config, PCI_CONFIG_SIZE);
+	}
+	pthread_mutex_unlock(&pci->lock);
+}
+
+int pci_restore(struct pci *pci, const struct pci_state *state)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&pci->lock);
+	for (unsigned int slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		struct pci_device *dev = pci->slots[slot];
+		bool saved = state->present & (1u << slot);
+		/* Same device: same vendor, device and class in the same slot. */
+		if ((dev != NULL) != saved ||
+		    (dev && (memcmp(dev->config, state->config[slot], 4) != 0 ||
+			     memcmp(dev->config + PCI_CLASS_PROG, state->config[slot] + PCI_CLASS_PROG, 3) != 0))) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	pci->config_address = state->config_address & 0x80fffffc;
+	for (unsigned int slot = 0; slot < PCI_MAX_SLOTS; slot++) {
+		struct pci_device *dev = pci->slots[slot];
+		if (!dev)
+			continue;
+		memcpy(dev->config, state->config[slot], PCI_CONFIG_SIZE);
+		pci_update_mappings(pci, dev);
+	}
+out:
+	pthread_mutex_unlock(&pci->lock);
+	return ret;
+}

@@ -101,6 +101,22 @@ int pci_add_device(struct pci *pci, struct pci_device *dev);
 #define PCI_PORTS_LEN  8
 extern const struct bus_ops pci_bus_ops;
 
+/*
+ * The bus's own state and every device's configuration space (BAR values,
+ * command register, capabilities as the guest left them). Devices keep the
+ * rest of their state themselves.
+ */
+struct pci_state {
+	uint32_t config_address;
+	uint32_t present;                          /* bit n: a device in slot n */
+	uint8_t config[PCI_MAX_SLOTS][PCI_CONFIG_SIZE];
+};
+
+void pci_save(struct pci *pci, struct pci_state *state);
+/* Restores onto a bus with the same devices in the same slots (else -EINVAL,
+ * nothing changed) and maps BARs as the restored registers say. */
+int pci_restore(struct pci *pci, const struct pci_state *state);
+
 /* Configuration access as the guest does it (for tests and the bus ops). */
 uint32_t pci_config_read(struct pci *pci, unsigned int slot, unsigned int offset,
 			 unsigned int size);

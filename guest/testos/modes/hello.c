@@ -27,8 +27,19 @@ static void hello_run(void)
 	for (i = 0; i < boot_cpus.count && boot_cpus.source[0] != 'n'; i++)
 		con_printf(" %u", boot_cpus.apic_id[i]);
 	con_printf("\n");
-	if (boot.initrd_size)
-		con_printf("hello: initrd 0x%lx size %lu\n", boot.initrd_addr, boot.initrd_size);
+	if (boot.initrd_size) {
+		/* FNV-1a over the initrd, so a test can check every byte arrived. */
+		const volatile uint8_t *p = (const volatile uint8_t *)boot.initrd_addr;
+		uint32_t hash = 2166136261u;
+		uint64_t n;
+
+		if (boot.initrd_addr + boot.initrd_size > 0x100000000ULL)
+			fail(EXIT_BOOTINFO, "initrd above 4 GiB is not mapped");
+		for (n = 0; n < boot.initrd_size; n++)
+			hash = (hash ^ p[n]) * 16777619u;
+		con_printf("hello: initrd 0x%lx size %lu fnv1a 0x%08x\n", boot.initrd_addr,
+			   boot.initrd_size, hash);
+	}
 	if (boot.rsdp_addr)
 		con_printf("hello: rsdp 0x%lx\n", boot.rsdp_addr);
 }
