@@ -27,6 +27,9 @@ static const char *const level_names[] = {
 
 void log_init(const char *process, const char *object)
 {
+	/* glibc reads /etc/localtime on the first time conversion: do it now,
+	 * before a sandbox hides the filesystem. */
+	tzset();
 	snprintf(log_process, sizeof(log_process), "%s", process ? process : "vireo");
 	snprintf(log_object, sizeof(log_object), "%s", object ? object : "");
 }

@@ -29,6 +29,9 @@ struct api_server {
 	struct event_loop *loop;
 	struct vm *vm;
 	char *path;
+	/* Opened before the sandbox hides the filesystem: */
+	int dir_fd;       /* the socket's directory, to remove it at the end */
+	int proc_status;  /* /proc/self/status, read for stats */
 	struct api_client *clients[API_MAX_CLIENTS];
 };
 
@@ -69,12 +72,24 @@ static const char *mp_state_name(uint32_t s)
 	}
 }
 
-static json_t *api_stats(struct vm *vm)
+/* Reads /proc/self/status through an fd opened at start; NULL-terminated, or NULL. */
+static char *read_proc_status(int fd, char *buf, size_t len)
 {
+	ssize_t n = fd >= 0 ? pread(fd, buf, len - 1, 0) : -1;
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static json_t *api_stats(struct api_server *srv)
+{
+	struct vm *vm = srv->vm;
+	char status_buf[4096];
 	json_t *res = json_object(), *vcpus = json_array(), *mem = json_object();
 	uint64_t total[EXIT_KINDS] = { 0 };
 	enum vm_state state = vm_get_state(vm);
-	char *status = NULL;
+	const char *status;
 	struct stat st;
 
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
@@ -106,7 +121,7 @@ static json_t *api_stats(struct vm *vm)
 	if (fstat(vm->mem->memfd, &st) == 0)
 		json_object_set_new(mem, "guest_resident_kib",
 				    json_integer((json_int_t)(st.st_blocks / 2)));
-	if (file_read_all("/proc/self/status", 1 << 16, &status) >= 0) {
+	if ((status = read_proc_status(srv->proc_status, status_buf, sizeof(status_buf)))) {
 		/* The VMM's own memory: private pages and mapped files, not guest RAM. */
 		uint64_t anon = proc_status_kib(status, "RssAnon:");
 		uint64_t file = proc_status_kib(status, "RssFile:");
@@ -115,7 +130,6 @@ static json_t *api_stats(struct vm *vm)
 		json_object_set_new(mem, "rss_file_kib", json_integer((json_int_t)file));
 		json_object_set_new(mem, "rss_shmem_kib",
 				    json_integer((json_int_t)proc_status_kib(status, "RssShmem:")));
-		free(status);
 	}
 	json_object_set_new(res, "memory", mem);
 	json_t *unhandled = json_object();
@@ -140,13 +154,15 @@ static json_t *api_status(struct vm *vm)
 }
 
 /* Runs one request; returns the reply members, or NULL with ERR set. */
-static json_t *api_dispatch(struct vm *vm, enum api_cmd cmd, char *err, size_t errlen)
+static json_t *api_dispatch(struct api_server *srv, enum api_cmd cmd, char *err, size_t errlen)
 {
+	struct vm *vm = srv->vm;
+
 	switch (cmd) {
 	case API_STATUS:
 		return api_status(vm);
 	case API_STATS:
-		return api_stats(vm);
+		return api_stats(srv);
 	case API_PAUSE:
 		if (vm_pause(vm) < 0) {
 			snprintf(err, errlen, "the VM is %s", vm_state_name(vm_get_state(vm)));
@@ -206,7 +222,7 @@ static bool client_handle_line(struct api_client *c, const char *line, size_t le
 	bool ok;
 
 	if (api_request_parse(line, len, &req, err, sizeof(err)) == 0)
-		result = api_dispatch(c->srv->vm, req.cmd, err, sizeof(err));
+		result = api_dispatch(c->srv, req.cmd, err, sizeof(err));
 	reply = result ? result : json_object();
 	json_object_set_new(reply, "ok", json_boolean(result != NULL));
 	if (!result)
@@ -319,6 +335,19 @@ int api_server_create(struct event_loop *loop, const char *path, struct vm *vm,
 	}
 	srv->loop = loop;
 	srv->vm = vm;
+	/* jansson seeds its hash tables from /dev/urandom on first use: now, not in the sandbox. */
+	json_object_seed(0);
+	srv->proc_status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	char *slash = strrchr(srv->path, '/');
+	if (slash == srv->path)
+		srv->dir_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	else if (slash) {
+		*slash = '\0';
+		srv->dir_fd = open(srv->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+	} else {
+		srv->dir_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	srv->listener = (struct event_source){ .fd = fd, .callback = listener_readable, .opaque = srv };
 	ret = event_loop_add(loop, &srv->listener, EPOLLIN);
 	if (ret < 0) {
@@ -340,7 +369,13 @@ void api_server_destroy(struct api_server *srv)
 			client_close(srv->clients[i]);
 	event_loop_del(srv->loop, &srv->listener);
 	close(srv->listener.fd);
-	unlink(srv->path);
+	const char *base = strrchr(srv->path, '/');
+	if (srv->dir_fd >= 0 && unlinkat(srv->dir_fd, base ? base + 1 : srv->path, 0) < 0)
+		log_verbose("api: cannot remove %s", srv->path);
+	if (srv->dir_fd >= 0)
+		close(srv->dir_fd);
+	if (srv->proc_status >= 0)
+		close(srv->proc_status);
 	free(srv->path);
 	free(srv);
 }

@@ -16,6 +16,7 @@ enum vmm_exit_status {
 	VMM_EXIT_INTERNAL_ERROR = 8, /* KVM_EXIT_INTERNAL_ERROR: e.g. emulation failure */
 	VMM_EXIT_TRIPLE_FAULT = 10,  /* the guest triple-faulted (KVM_EXIT_SHUTDOWN) */
 	VMM_EXIT_VCPU_ERROR = 12,    /* any other failure while running a vCPU */
+	VMM_EXIT_SANDBOX = 14,       /* a thread made a system call its sandbox forbids */
 };
 
 #endif

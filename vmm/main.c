@@ -17,6 +17,7 @@
 #include "api.h"
 #include "console.h"
 #include "exit_status.h"
+#include "sandbox.h"
 #include "vireo/event_loop.h"
 #include "vireo/log.h"
 #include "vireo/util.h"
@@ -29,6 +30,7 @@ struct options {
 	struct vm_config vm;
 	const char *serial;
 	const char *api_sock;
+	struct sandbox_config sandbox;
 };
 
 struct main_ctx {
@@ -45,6 +47,7 @@ static void usage(FILE *f)
 		"                 [--cpus N] [--serial stdio|file:PATH|none] [--api-sock PATH]\n"
 		"                 [--boot-protocol auto|linux64|pvh] [--name NAME]\n"
 		"                 [--log-level none|error|warning|info|verbose|trivia]\n"
+		"                 [--sandbox UID:GID]\n"
 		"Runs one virtual machine. Exit status: 0 when the guest powers off or resets,\n"
 		"(v << 1) | 1 when it writes v to port 0xf4, an even number from 2 when the VMM\n"
 		"fails (see docs/vireo-vmm.md).\n");
@@ -63,6 +66,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "boot-protocol", required_argument, NULL, 'b' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "sandbox", required_argument, NULL, 'S' },
+		{ "sandbox-selftest", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,6 +80,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->vm.nr_vcpus = 1;
 	o->vm.serial_fd = -1;
 	o->serial = "stdio";
+	o->sandbox.selftest = SANDBOX_THREAD_TYPES;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -123,6 +129,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			log_set_level((enum log_level)level);
+			break;
+		case 'S': {
+			unsigned int uid, gid;
+			char tail;
+			if (sscanf(optarg, "%u:%u%c", &uid, &gid, &tail) != 2 || uid == 0 || gid == 0) {
+				fprintf(stderr, "vireo-vmm: --sandbox takes UID:GID, not root's\n");
+				return -EINVAL;
+			}
+			o->sandbox.enabled = true;
+			o->sandbox.uid = uid;
+			o->sandbox.gid = gid;
+			break;
+		}
+		case 'T':
+			if (sandbox_thread_parse(optarg, &o->sandbox.selftest) < 0) {
+				fprintf(stderr, "vireo-vmm: --sandbox-selftest is control, vcpu or io\n");
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -197,6 +221,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (sandbox_init(&opt.sandbox) < 0)
+		return VMM_EXIT_HOST;
 	status = vm_create(&opt.vm, &ctx.vm);
 	if (status != VMM_EXIT_OK)
 		goto out;
@@ -220,8 +246,15 @@ int main(int argc, char **argv)
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
-	if (vm_start(ctx.vm) == 0)
+	/* Everything is open: lock the process down, then start the threads. */
+	if (sandbox_enter() < 0) {
+		status = VMM_EXIT_HOST;
+		goto out;
+	}
+	if (vm_start(ctx.vm) == 0 && sandbox_apply(SANDBOX_CONTROL) == 0)
 		event_loop_run(ctx.loop, CONSOLE_TICK_MS, on_tick, &ctx);
+	else
+		vm_request_stop(ctx.vm, VMM_EXIT_HOST, "cannot start the VM");
 	vm_join(ctx.vm);
 	status = ctx.vm->exit_status;
 	if (status == VMM_EXIT_OK || (status & 1))

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exit_status.h"
+#include "sandbox.h"
 #include "vcpu.h"
 #include "vireo/log.h"
 #include "x86/cpuid.h"
@@ -250,6 +251,8 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
 	pthread_setname_np(pthread_self(), name);
 	current_run = vcpu->run;
+	if (sandbox_apply(SANDBOX_VCPU) < 0)
+		vm_request_stop(vm, VMM_EXIT_HOST, "vCPU %u: cannot load its sandbox filter", vcpu->id);
 	for (;;) {
 		/* Clear the kick before looking at requests, so none is lost. */
 		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

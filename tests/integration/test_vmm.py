@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from vmmtest import (EXIT_BAD_IMAGE, EXIT_HOST, EXIT_OK, EXIT_TRIPLE_FAULT, EXIT_USAGE,  # noqa: E402
+from vmmtest import (EXIT_BAD_IMAGE, EXIT_HOST, EXIT_OK, EXIT_SANDBOX, EXIT_TRIPLE_FAULT, EXIT_USAGE,  # noqa: E402
                      PASS, PVH_EXIT, TESTOS_BZIMAGE, TESTOS_ELF, VMM, Vmm, check, finish, run_vmm)
 
 CASES = {}
@@ -243,6 +243,39 @@ def hostile_api_clients():
         check(r["ok"] and r["state"] == "running", "the VM still runs and answers")
     finally:
         vm.close()
+
+
+SANDBOX_UID = 64321
+
+
+@case
+def sandbox():
+    """With --sandbox the VMM runs unprivileged in an empty root under seccomp, the VM works,
+    and a forbidden system call from any thread type stops it with status 14 and says so."""
+    vm = Vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter", "--cpus", "2",
+              "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}"])
+    try:
+        check(vm.wait_serial("counter 2"), "the guest runs in the sandbox")
+        with open(f"/proc/{vm.proc.pid}/status") as f:
+            ids = {k: v.split() for k, v in (line.split(":", 1) for line in f) if k in ("Uid", "Gid", "CapEff")}
+        check(ids["Uid"] == [str(SANDBOX_UID)] * 4 and ids["Gid"] == [str(SANDBOX_UID)] * 4,
+              f"real, effective, saved and fs ids dropped: {ids['Uid']} {ids['Gid']}")
+        check(int(ids["CapEff"][0], 16) == 0, "no capabilities left")
+        check(os.listdir(f"/proc/{vm.proc.pid}/root/") == [], "its root directory is empty")
+        for cmd in ("stats", "status", "pause", "resume"):
+            r = vm.request({"cmd": cmd})
+            check(r["ok"], f"{cmd} works in the sandbox")
+        check(vm.request({"cmd": "stats"})["memory"]["vmm_rss_kib"] > 0, "stats still read /proc")
+        check(vm.request({"cmd": "stop"})["ok"], "stop")
+        status, log = vm.wait()
+        check(status == EXIT_OK, f"clean exit from the sandbox ({status})")
+    finally:
+        vm.close()
+    for thread in ("vcpu", "control"):
+        status, _, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter",
+                                  "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}", "--sandbox-selftest", thread])
+        check(status == EXIT_SANDBOX and f"a {thread} thread made the forbidden system call 41" in log,
+              f"a forbidden call from a {thread} thread stops the VMM with status 14 ({status})")
 
 
 @case
