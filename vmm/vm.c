@@ -214,7 +214,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (cpuid_policy_create(vm->kvm_fd, &cc, &vm->cpuid) < 0)
 		return VMM_EXIT_HOST;
 	if (vm->pvm_host)
-		log_info("PVM host (kvm_pvm): hiding CX16, POPCNT, XSAVE and the AVX families from "
+		log_info("PVM host (kvm_pvm): asking KVM to hide CX16, POPCNT, XSAVE and the AVX families from "
 			 "the guest, because this host's KVM cannot emulate them in guest kernel mode");
 
 	ret = guest_memory_create(cfg->mem_bytes, cpuid_phys_bits(vm->cpuid), &vm->mem);
