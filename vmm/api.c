@@ -8,13 +8,13 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "api_request.h"
 #include "exit_status.h"
 #include "vireo/log.h"
+#include "vireo/unix_socket.h"
 #include "vireo/util.h"
 
 struct api_client {
@@ -25,13 +25,11 @@ struct api_client {
 };
 
 struct api_server {
+	struct unix_listener sock;
 	struct event_source listener;
 	struct event_loop *loop;
 	struct vm *vm;
-	char *path;
-	/* Opened before the sandbox hides the filesystem: */
-	int dir_fd;       /* the socket's directory, to remove it at the end */
-	int proc_status;  /* /proc/self/status, read for stats */
+	int proc_status;  /* /proc/self/status, opened before any sandbox */
 	struct api_client *clients[API_MAX_CLIENTS];
 };
 
@@ -304,55 +302,26 @@ static void listener_readable(struct event_source *src, uint32_t events)
 int api_server_create(struct event_loop *loop, const char *path, struct vm *vm,
 		      struct api_server **out)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct api_server *srv;
-	int fd, ret;
+	struct api_server *srv = calloc(1, sizeof(*srv));
+	int ret;
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		log_error("api socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path); /* a socket left by a VMM that is gone */
-	mode_t old = umask(0177);
-	ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
-	umask(old);
-	if (ret == 0 && listen(fd, 2 * API_MAX_CLIENTS) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		log_error_errno(ret, "api socket %s", path);
-		close(fd);
-		return ret;
-	}
-	srv = calloc(1, sizeof(*srv));
-	if (!srv || !(srv->path = strdup(path))) {
-		free(srv);
-		close(fd);
+	if (!srv)
 		return -ENOMEM;
+	ret = unix_listener_open(&srv->sock, path, 2 * API_MAX_CLIENTS);
+	if (ret < 0) {
+		free(srv);
+		return ret;
 	}
 	srv->loop = loop;
 	srv->vm = vm;
 	/* jansson seeds its hash tables from /dev/urandom on first use: now, not in the sandbox. */
 	json_object_seed(0);
 	srv->proc_status = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	char *slash = strrchr(srv->path, '/');
-	if (slash == srv->path)
-		srv->dir_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	else if (slash) {
-		*slash = '\0';
-		srv->dir_fd = open(srv->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		*slash = '/';
-	} else {
-		srv->dir_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
-	srv->listener = (struct event_source){ .fd = fd, .callback = listener_readable, .opaque = srv };
+	srv->listener = (struct event_source){ .fd = srv->sock.fd, .callback = listener_readable, .opaque = srv };
 	ret = event_loop_add(loop, &srv->listener, EPOLLIN);
 	if (ret < 0) {
-		close(fd);
-		free(srv->path);
+		unix_listener_close(&srv->sock);
+		close(srv->proc_status);
 		free(srv);
 		return ret;
 	}
@@ -368,14 +337,8 @@ void api_server_destroy(struct api_server *srv)
 		if (srv->clients[i])
 			client_close(srv->clients[i]);
 	event_loop_del(srv->loop, &srv->listener);
-	close(srv->listener.fd);
-	const char *base = strrchr(srv->path, '/');
-	if (srv->dir_fd >= 0 && unlinkat(srv->dir_fd, base ? base + 1 : srv->path, 0) < 0)
-		log_verbose("api: cannot remove %s", srv->path);
-	if (srv->dir_fd >= 0)
-		close(srv->dir_fd);
+	unix_listener_close(&srv->sock);
 	if (srv->proc_status >= 0)
 		close(srv->proc_status);
-	free(srv->path);
 	free(srv);
 }

@@ -1,93 +1,59 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "console.h"
 #include "exit_status.h"
-#include "hw/serial.h"
+#include "serial_feed.h"
 #include "vireo/log.h"
 
 #define CTRL_A 0x01
 
 struct console {
-	struct event_source src;
-	struct event_loop *loop;
+	struct serial_feed feed;
 	struct vm *vm;
-	bool is_tty, watching, escape, eof;
+	bool is_tty, escape;
 	struct termios saved;
-	uint8_t pending[64]; /* read from stdin, not yet taken by the UART */
-	size_t pending_len, pending_off;
 };
 
-static void console_watch(struct console *c, bool on)
+/* On a terminal, ctrl-a x stops the VM and ctrl-a ctrl-a sends one ctrl-a. */
+static size_t console_filter(struct serial_feed *f, const uint8_t *in, size_t len, uint8_t *out)
 {
-	if (on == c->watching || c->eof)
-		return;
-	if (on && event_loop_add(c->loop, &c->src, EPOLLIN) < 0) {
-		c->eof = true; /* not pollable (/dev/null, a regular file): no input */
-		return;
-	}
-	if (!on)
-		event_loop_del(c->loop, &c->src);
-	c->watching = on;
-}
+	struct console *c = f->opaque;
+	size_t n = 0;
 
-/* Hands buffered input to the UART; returns true when all of it went. */
-static bool console_flush(struct console *c)
-{
-	while (c->pending_off < c->pending_len) {
-		size_t n = serial_receive(c->vm->serial, c->pending + c->pending_off,
-					  c->pending_len - c->pending_off);
-		if (n == 0)
-			return false;
-		c->pending_off += n;
+	if (!c->is_tty) {
+		for (size_t i = 0; i < len; i++)
+			out[n++] = in[i];
+		return n;
 	}
-	c->pending_off = c->pending_len = 0;
-	return true;
-}
-
-static void console_readable(struct event_source *src, uint32_t events)
-{
-	struct console *c = src->opaque;
-	uint8_t buf[64];
-	ssize_t n;
-
-	(void)events;
-	n = read(c->src.fd, buf, sizeof(buf));
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		console_watch(c, false);
-		c->eof = true;
-		return;
-	}
-	for (ssize_t i = 0; i < n; i++) {
-		uint8_t b = buf[i];
-		if (c->is_tty && c->escape) {
+	for (size_t i = 0; i < len; i++) {
+		uint8_t b = in[i];
+		if (c->escape) {
 			c->escape = false;
 			if (b == 'x' || b == 'X') {
 				vm_request_stop(c->vm, VMM_EXIT_OK, "stopped from the console (ctrl-a x)");
-				return;
+				serial_feed_stop(f);
+				f->closed = true;
+				return n;
 			}
 			if (b != CTRL_A)
 				continue;
-		} else if (c->is_tty && b == CTRL_A) {
+		} else if (b == CTRL_A) {
 			c->escape = true;
 			continue;
 		}
-		c->pending[c->pending_len++] = b;
+		out[n++] = b;
 	}
-	if (!console_flush(c))
-		console_watch(c, false); /* the guest is not reading: wait for room */
+	return n;
 }
 
 void console_tick(struct console *c)
 {
-	if (c && !c->watching && !c->eof && console_flush(c))
-		console_watch(c, true);
+	if (c)
+		serial_feed_tick(&c->feed);
 }
 
 int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct console **out)
@@ -96,9 +62,7 @@ int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct con
 
 	if (!c)
 		return -ENOMEM;
-	c->loop = loop;
 	c->vm = vm;
-	c->src = (struct event_source){ .fd = in_fd, .callback = console_readable, .opaque = c };
 	c->is_tty = isatty(in_fd);
 	if (c->is_tty && tcgetattr(in_fd, &c->saved) == 0) {
 		struct termios raw = c->saved;
@@ -111,7 +75,9 @@ int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct con
 	} else {
 		c->is_tty = false;
 	}
-	console_watch(c, true);
+	c->feed.filter = console_filter;
+	c->feed.opaque = c;
+	serial_feed_start(&c->feed, loop, in_fd, vm->serial);
 	*out = c;
 	return 0;
 }
@@ -120,8 +86,8 @@ void console_destroy(struct console *c)
 {
 	if (!c)
 		return;
-	console_watch(c, false);
+	serial_feed_stop(&c->feed);
 	if (c->is_tty)
-		tcsetattr(c->src.fd, TCSANOW, &c->saved);
+		tcsetattr(c->feed.src.fd, TCSANOW, &c->saved);
 	free(c);
 }

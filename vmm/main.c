@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "console.h"
+#include "console_socket.h"
 #include "exit_status.h"
 #include "sandbox.h"
 #include "vireo/event_loop.h"
@@ -29,6 +30,7 @@
 struct options {
 	struct vm_config vm;
 	const char *serial;
+	int serial_file;          /* --serial file:PATH, else -1 */
 	const char *api_sock;
 	struct sandbox_config sandbox;
 };
@@ -37,6 +39,7 @@ struct main_ctx {
 	struct event_loop *loop;
 	struct vm *vm;
 	struct console *console;
+	struct console_socket *console_socket;
 	struct event_source stop_src, signal_src;
 };
 
@@ -44,7 +47,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vireo-vmm --kernel PATH [--initrd PATH] [--cmdline STR] [--mem MIB]\n"
-		"                 [--cpus N] [--serial stdio|file:PATH|none] [--api-sock PATH]\n"
+		"                 [--cpus N] [--serial stdio|file:PATH|unix:PATH|none]\n"
+		"                 [--api-sock PATH]\n"
 		"                 [--boot-protocol auto|linux64|pvh] [--name NAME]\n"
 		"                 [--log-level none|error|warning|info|verbose|trivia]\n"
 		"                 [--sandbox UID:GID]\n"
@@ -78,7 +82,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->vm.name = "vm";
 	o->vm.mem_bytes = DEFAULT_MEM_MIB * MIB;
 	o->vm.nr_vcpus = 1;
-	o->vm.serial_fd = -1;
+	o->serial_file = -1;
 	o->serial = "stdio";
 	o->sandbox.selftest = SANDBOX_THREAD_TYPES;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -161,15 +165,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -EINVAL;
 	}
 	if (strcmp(o->serial, "stdio") == 0) {
-		o->vm.serial_fd = STDOUT_FILENO;
+		o->vm.serial = serial_sink_fd(STDOUT_FILENO);
 	} else if (strncmp(o->serial, "file:", 5) == 0 && o->serial[5]) {
-		o->vm.serial_fd = open(o->serial + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-		if (o->vm.serial_fd < 0) {
+		o->serial_file = open(o->serial + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (o->serial_file < 0) {
 			fprintf(stderr, "vireo-vmm: --serial %s: %s\n", o->serial, strerror(errno));
 			return -EINVAL;
 		}
-	} else if (strcmp(o->serial, "none") != 0) {
-		fprintf(stderr, "vireo-vmm: --serial is stdio, file:PATH or none\n");
+		o->vm.serial = serial_sink_fd(o->serial_file);
+	} else if (!(strncmp(o->serial, "unix:", 5) == 0 && o->serial[5]) &&
+		   strcmp(o->serial, "none") != 0) {
+		fprintf(stderr, "vireo-vmm: --serial is stdio, file:PATH, unix:PATH or none\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -196,6 +202,7 @@ static void on_tick(void *opaque)
 {
 	struct main_ctx *ctx = opaque;
 	console_tick(ctx->console);
+	console_socket_tick(ctx->console_socket);
 }
 
 int main(int argc, char **argv)
@@ -221,12 +228,19 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (sandbox_init(&opt.sandbox) < 0)
+	if (sandbox_init(&opt.sandbox) < 0 || event_loop_create(&ctx.loop) < 0)
 		return VMM_EXIT_HOST;
+	if (strncmp(opt.serial, "unix:", 5) == 0) {
+		if (console_socket_create(ctx.loop, opt.serial + 5, &ctx.console_socket) < 0) {
+			status = VMM_EXIT_HOST;
+			goto out;
+		}
+		opt.vm.serial = console_socket_sink(ctx.console_socket);
+	}
 	status = vm_create(&opt.vm, &ctx.vm);
 	if (status != VMM_EXIT_OK)
 		goto out;
-	if (event_loop_create(&ctx.loop) < 0) {
+	if (ctx.console_socket && console_socket_attach(ctx.console_socket, ctx.vm->serial) < 0) {
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
@@ -263,12 +277,13 @@ int main(int argc, char **argv)
 		log_error("exit %d: %s", status, ctx.vm->exit_reason);
 out:
 	console_destroy(ctx.console);
+	console_socket_destroy(ctx.console_socket);
 	api_server_destroy(api);
 	if (ctx.signal_src.fd > 0)
 		close(ctx.signal_src.fd);
 	event_loop_destroy(ctx.loop);
 	vm_destroy_detached(ctx.vm);
-	if (opt.vm.serial_fd > STDERR_FILENO)
-		close(opt.vm.serial_fd);
+	if (opt.serial_file >= 0)
+		close(opt.serial_file);
 	return status;
 }

@@ -162,7 +162,7 @@ static int vm_create_devices(struct vm *vm)
 	struct irq_line kbd = { vm_set_irq, vm, I8042_KBD_IRQ };
 	int ret;
 
-	if ((ret = serial_create(com1, vm->cfg.serial_fd, &vm->serial)) < 0 ||
+	if ((ret = serial_create(com1, vm->cfg.serial, &vm->serial)) < 0 ||
 	    (ret = i8042_create(kbd, vm_guest_reset, vm, &vm->i8042)) < 0 ||
 	    (ret = rtc_create(vm->mem->low_end, vm->mem->high_end - LAYOUT_4GIB, &vm->rtc)) < 0 ||
 	    (ret = pci_create(&vm->pio, &vm->mmio, LAYOUT_MMIO32_START, LAYOUT_MMIO32_END,

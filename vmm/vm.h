@@ -14,6 +14,7 @@
 
 #include "bus.h"
 #include "hw/debug_exit.h"
+#include "hw/serial.h"
 #include "memory.h"
 #include "x86/boot.h"
 
@@ -32,7 +33,7 @@ struct vm_config {
 	enum boot_protocol protocol;
 	uint64_t mem_bytes;
 	unsigned int nr_vcpus;
-	int serial_fd;           /* where COM1 output goes; -1 for none (not owned) */
+	struct serial_sink serial; /* where COM1 output goes */
 };
 
 /* Exit counters; the index names are in vcpu_exit_names. */

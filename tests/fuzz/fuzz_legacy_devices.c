@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_set_level(LOG_LEVEL_NONE);
 	bus_init(&pio, "pio");
 	bus_init(&mmio, "mmio");
-	serial_create(none, -1, &serial);
+	serial_create(none, serial_sink_fd(-1), &serial);
 	i8042_create(none, nop_reset, NULL, &kbd);
 	rtc_create(256 << 20, 0, &rtc);
 	pci_create(&pio, &mmio, 0xc0000000, 0xfec00000, 1ULL << 32, nop_reset, NULL, &pci);

@@ -171,6 +171,55 @@ def serial_input():
 
 
 @case
+def console_socket():
+    """--serial unix:PATH: every client gets the scrollback and the live output; input from
+    any client reaches the guest; a client that stops reading does not stall the guest."""
+    import socket as socketlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "console.sock")
+        p = subprocess.Popen([VMM, "--kernel", TESTOS_ELF, "--cmdline", "echo", "--serial", "unix:" + path],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def connect():
+            for _ in range(500):
+                try:
+                    s = socketlib.socket(socketlib.AF_UNIX)
+                    s.settimeout(10)
+                    s.connect(path)
+                    return s
+                except (FileNotFoundError, ConnectionRefusedError):
+                    time.sleep(0.01)
+            raise RuntimeError("no console socket")
+
+        def read_until(s, text):
+            buf = b""
+            while text not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            return buf
+
+        a = connect()
+        check(b"echo: ready" in read_until(a, b"echo: ready"), "the first client sees the guest's output")
+        idle = connect()  # never reads: must not stall anything
+        b = connect()
+        check(b"echo: ready" in read_until(b, b"echo: ready"), "a later client gets the scrollback")
+        a.sendall(b"from a\n")
+        check(b"echo: from a" in read_until(b, b"echo: from a"), "input from one client, output to all")
+        a.sendall(b"x" * 3000 + b"\n")  # more than the UART's FIFO: back-pressure, no loss
+        got = read_until(b, b"x" * 100 + b"\r\n")
+        check(b"echo: " + b"x" * 127 in got, "a long line arrives whole (testos keeps 127 bytes)")
+        b.sendall(b"quit\n")
+        p.wait(timeout=20)
+        check(p.returncode == PASS, f"the guest passed ({p.returncode})")
+        check(not os.path.exists(path), "the socket is removed at exit")
+        for s in (a, b, idle):
+            s.close()
+
+
+@case
 def exit_statuses():
     """Every way a VMM run can end has its documented status and one line saying why."""
     status, serial, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "hello exit=triple"])

@@ -45,7 +45,7 @@ static int setup(void **state)
 	struct irq_line line = { record_irq, NULL, SERIAL_COM1_IRQ };
 
 	assert_int_equal(pipe2(f.pipe, O_NONBLOCK), 0);
-	assert_int_equal(serial_create(line, f.pipe[1], &f.s), 0);
+	assert_int_equal(serial_create(line, serial_sink_fd(f.pipe[1]), &f.s), 0);
 	irq_level = 0;
 	irq_changes = 0;
 	*state = &f;
@@ -145,7 +145,7 @@ static void test_save_restore_round_trip(void **state)
 	wr(f->s, 7, 0x42);
 	serial_receive(f->s, (const uint8_t *)"xyz", 3);
 	serial_save(f->s, &a);
-	assert_int_equal(serial_create(none, -1, &other), 0);
+	assert_int_equal(serial_create(none, serial_sink_fd(-1), &other), 0);
 	assert_int_equal(serial_restore(other, &a), 0);
 	serial_save(other, &b);
 	assert_memory_equal(&a, &b, sizeof(a));

@@ -62,7 +62,7 @@ struct serial {
 	pthread_mutex_t lock;
 	struct serial_state st;
 	struct irq_line irq;
-	int out_fd;
+	struct serial_sink sink;
 	int irq_level;
 };
 
@@ -134,11 +134,8 @@ static void serial_transmit(struct serial *s, uint8_t byte)
 {
 	if (s->st.mcr & MCR_LOOP) {
 		rx_push(&s->st, byte);
-	} else if (s->out_fd >= 0) {
-		ssize_t n;
-		do {
-			n = write(s->out_fd, &byte, 1);
-		} while (n < 0 && errno == EINTR);
+	} else if (s->sink.write) {
+		s->sink.write(s->sink.opaque, &byte, 1);
 	}
 	/* The byte left at once: the holding register is empty again. */
 	s->st.thr_ipending = 1;
@@ -281,7 +278,22 @@ static void serial_reset_state(struct serial_state *st)
 	st->dll = 0x0c; /* 9600 baud */
 }
 
-int serial_create(struct irq_line irq, int out_fd, struct serial **out)
+static void fd_sink_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	int fd = (int)(intptr_t)opaque;
+	ssize_t n;
+
+	do {
+		n = write(fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+}
+
+struct serial_sink serial_sink_fd(int fd)
+{
+	return (struct serial_sink){ fd >= 0 ? fd_sink_write : NULL, (void *)(intptr_t)fd };
+}
+
+int serial_create(struct irq_line irq, struct serial_sink sink, struct serial **out)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 
@@ -290,7 +302,7 @@ int serial_create(struct irq_line irq, int out_fd, struct serial **out)
 	pthread_mutex_init(&s->lock, NULL);
 	serial_reset_state(&s->st);
 	s->irq = irq;
-	s->out_fd = out_fd;
+	s->sink = sink;
 	*out = s;
 	return 0;
 }

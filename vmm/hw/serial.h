@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A 16550A UART (8250 family), as at COM1 (port 0x3f8, IRQ 4). Transmitted
- * bytes go straight to an fd; received bytes wait in a 16-byte FIFO.
+ * bytes go straight to a sink; received bytes wait in a 16-byte FIFO.
  * Thread-safe: the vCPU threads and the main loop may call in concurrently.
  */
 #ifndef VMM_HW_SERIAL_H
@@ -28,8 +28,17 @@ struct serial_state {
 
 struct serial;
 
-/* OUT_FD (not owned, -1 to discard output) receives what the guest sends. */
-int serial_create(struct irq_line irq, int out_fd, struct serial **out);
+/* Where the bytes the guest transmits go. WRITE runs on vCPU threads with the
+ * UART's lock held: it must never block for long. */
+struct serial_sink {
+	void (*write)(void *opaque, const uint8_t *buf, size_t len);
+	void *opaque;
+};
+
+/* A sink that writes to FD (not owned); FD -1 discards. */
+struct serial_sink serial_sink_fd(int fd);
+
+int serial_create(struct irq_line irq, struct serial_sink sink, struct serial **out);
 void serial_destroy(struct serial *s);
 
 extern const struct bus_ops serial_bus_ops;
