@@ -177,6 +177,7 @@ struct virtio_dev {
 	uint16_t pci_device;		/* 0x1040 + type */
 	uintptr_t common, notify, isr, devcfg;	/* mapped structures */
 	uint32_t common_len, notify_len, isr_len, devcfg_len;
+	uint64_t common_room, notify_room, devcfg_room;	/* bytes to the BAR's end */
 	uint32_t notify_mult;		/* notify_off_multiplier */
 	uint16_t num_queues;
 	uint64_t offered;		/* device features */
@@ -245,6 +246,10 @@ int virtio_start(struct virtio_dev *dev, uint64_t wanted);
  * enables it. Reuses q's memory when it was set up before with at least
  * that size. Returns 0, -ENOENT (no such queue), -ENOMEM or -EIO. */
 int virtq_setup(struct virtio_dev *dev, struct virtq *q, uint16_t index, uint16_t want);
+
+/* Like virtq_setup, but writes exactly num as the queue size (no power of
+ * two, no device maximum): for hostile only. */
+int virtq_setup_exact(struct virtio_dev *dev, struct virtq *q, uint16_t index, uint16_t num);
 
 /* Sets DRIVER_OK. */
 void virtio_driver_ok(struct virtio_dev *dev);

@@ -33,6 +33,10 @@
 #define CFG_DEVICE		4
 
 #define CAPS_MAX		48	/* a loop guard for the capability list */
+
+/* bars=reassign: forget the firmware's BAR addresses and place them
+ * ourselves, as on a VMM without firmware (tests the assignment path). */
+static bool bars_reassign;
 #define RESET_TIMEOUT_US	1000000
 
 struct find_ctx {
@@ -98,6 +102,8 @@ static uint64_t map_bar(struct virtio_dev *d, unsigned int bar, unsigned int max
 	struct pci_bar b;
 	uint64_t addr;
 
+	if (bars_reassign && pci_bar_probe(d->pci, bar, &b) == 0 && !b.io && b.size)
+		pci_bar_set(d->pci, bar, &b, 0);
 	if (pci_bar_probe(d->pci, bar, &b) < 0 || b.size == 0) {
 		con_printf("virtio: %s: BAR%u is not implemented\n", d->name, bar);
 		return 0;
@@ -171,10 +177,12 @@ static int map_structures(struct virtio_dev *d, unsigned int max_bus)
 		case CFG_COMMON:
 			d->common = (uintptr_t)base;
 			d->common_len = length;
+			d->common_room = bar_size[bar] - off;
 			break;
 		case CFG_NOTIFY:
 			d->notify = (uintptr_t)base;
 			d->notify_len = length;
+			d->notify_room = bar_size[bar] - off;
 			d->notify_mult = pci_read32(d->pci, ptr + CAP_NOTIFY_MULT);
 			break;
 		case CFG_ISR:
@@ -184,6 +192,7 @@ static int map_structures(struct virtio_dev *d, unsigned int max_bus)
 		case CFG_DEVICE:
 			d->devcfg = (uintptr_t)base;
 			d->devcfg_len = length;
+			d->devcfg_room = bar_size[bar] - off;
 			break;
 		}
 next:
@@ -242,11 +251,15 @@ int virtio_find(unsigned int type, unsigned int max_bus, unsigned int nth, const
 void virtio_find_or_fail(unsigned int type, struct virtio_dev *dev)
 {
 	static const char *const names[] = { "?", "net", "blk", "console", "rng" };
+	const char *bars = cmdline_get("bars");
 	uint64_t max_bus;
 	int ret;
 
 	if (cmdline_get_u64("max_bus", 0, &max_bus) < 0 || max_bus > 255)
 		fail(EXIT_USAGE, "max_bus=N: 0..255");
+	if (bars && strcmp(bars, "reassign") != 0 && strcmp(bars, "keep") != 0)
+		fail(EXIT_USAGE, "bars=keep|reassign");
+	bars_reassign = bars && strcmp(bars, "reassign") == 0;
 	ret = virtio_find(type, (unsigned int)max_bus, 0, cmdline_get("pci"), dev);
 	if (ret == -ENODEV)
 		fail(EXIT_DEVICE, "no modern virtio-%s PCI device (vendor 1af4 device %04x) on "
@@ -435,30 +448,37 @@ static void write64(struct virtio_dev *d, uint32_t lo, uint64_t v)
 	virtio_common_write(d, lo + 4, 4, (uint32_t)(v >> 32));
 }
 
-int virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t want)
+static int queue_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t want,
+		       bool exact)
 {
 	uint16_t max, num, noff;
 	int ret;
 
-	if (index >= d->num_queues)
+	if (index >= d->num_queues && !exact)
 		return -ENOENT;
 	virtio_common_write(d, VIRTIO_COMMON_Q_SELECT, 2, index);
 	max = (uint16_t)virtio_common_read(d, VIRTIO_COMMON_Q_SIZE, 2);
-	if (max == 0)
-		return -ENOENT;
-	num = want && want < max ? want : max;
-	if (num > VIRTQ_MAX_SIZE)
-		num = VIRTQ_MAX_SIZE;
-	/* Split rings: a power of two. */
-	while (num & (num - 1))
-		num &= (uint16_t)(num - 1);
+	if (exact) {
+		num = want;
+	} else {
+		if (max == 0)
+			return -ENOENT;
+		num = want && want < max ? want : max;
+		if (num > VIRTQ_MAX_SIZE)
+			num = VIRTQ_MAX_SIZE;
+		/* Split rings: a power of two. */
+		while (num & (num - 1))
+			num &= (uint16_t)(num - 1);
+	}
+	if (num == 0)
+		return -EINVAL;
 	ret = virtq_alloc(q, num);
 	if (ret < 0)
 		return ret;
 	q->dev = d;
 	q->index = index;
 	q->num = num;
-	q->pow2 = true;
+	q->pow2 = (num & (num - 1)) == 0;
 	q->mask = (uint16_t)(num - 1);
 	q->event_idx = (d->features & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) != 0;
 	q->notifies = q->kicks = 0;
@@ -478,6 +498,16 @@ int virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t 
 	write64(d, VIRTIO_COMMON_Q_USEDLO, (uintptr_t)q->used);
 	virtio_common_write(d, VIRTIO_COMMON_Q_ENABLE, 2, 1);
 	return 0;
+}
+
+int virtq_setup(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t want)
+{
+	return queue_setup(d, q, index, want, false);
+}
+
+int virtq_setup_exact(struct virtio_dev *d, struct virtq *q, uint16_t index, uint16_t num)
+{
+	return queue_setup(d, q, index, num, true);
 }
 
 static inline uint16_t slot(const struct virtq *q, uint16_t idx)
