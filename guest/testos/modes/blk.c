@@ -99,12 +99,12 @@ static void pattern_fill(uint64_t *w, uint64_t sector, uint64_t n)
 	}
 }
 
-/* Checks n sectors at w; adds the words to *sum. Returns the number of
- * wrong sectors, the first one in *first_bad. */
-static uint64_t pattern_check(const uint64_t *w, uint64_t sector, uint64_t n, uint64_t *sum,
-			      uint64_t *first_bad)
+/* Checks n sectors at w; adds the words to *sum and the wrong sectors to
+ * *bad (the first one goes to *first_bad, the first three are printed). */
+static void pattern_check(const uint64_t *w, uint64_t sector, uint64_t n, uint64_t *sum,
+			  uint64_t *bad, uint64_t *first_bad)
 {
-	uint64_t s, bad = 0, acc = *sum;
+	uint64_t s, acc = *sum;
 	unsigned int i;
 
 	for (s = 0; s < n; s++) {
@@ -115,16 +115,15 @@ static uint64_t pattern_check(const uint64_t *w, uint64_t sector, uint64_t n, ui
 			acc += w[i];
 		}
 		if (diff) {
-			if (bad++ == 0)
+			if ((*bad)++ == 0)
 				*first_bad = sector + s;
-			if (bad <= 3)
+			if (*bad <= 3)
 				con_printf("blk: sector %lu word 0 is 0x%lx, expected 0x%lx\n",
 					   sector + s, w[0], pattern_base(sector + s));
 		}
 		w += WORDS_PER_SECTOR;
 	}
 	*sum = acc;
-	return bad;
 }
 
 /* Builds and adds one request in slot: header, data (split at size_max),
@@ -278,13 +277,10 @@ static uint64_t blk_job_run(struct blk_job *j)
 			     st);
 		j->ios++;
 		j->lat_ticks += rdtsc() - blk.start_tsc[slot];
-		if (j->verify) {
-			uint64_t bad = pattern_check((uint64_t *)(j->buf + (size_t)slot * j->bytes),
-						     blk.sector[slot], j->bytes / SECTOR,
-						     &j->checksum, &j->first_bad);
-
-			j->bad_sectors += bad;
-		}
+		if (j->verify)
+			pattern_check((uint64_t *)(j->buf + (size_t)slot * j->bytes),
+				      blk.sector[slot], j->bytes / SECTOR, &j->checksum,
+				      &j->bad_sectors, &j->first_bad);
 		if (job_next(j, slot, &sector)) {
 			if (blk_submit(slot, j->type, sector, j->buf + (size_t)slot * j->bytes,
 				       j->bytes, j->type == VIRTIO_BLK_T_IN) < 0)

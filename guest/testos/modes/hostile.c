@@ -24,7 +24,8 @@
 #include "virtio.h"
 
 #define WAIT_BAD_US	30000		/* for the misprogrammed request */
-#define WAIT_PROBE_US	300000		/* for a normal request */
+#define WAIT_PROBE_US	300000		/* for a normal request after a step */
+#define WAIT_RECOVER_US	2000000		/* for one after the reset */
 #define PROBE_DESCS	3		/* descriptors a normal request needs (blk) */
 #define QSIZE		64
 #define FAR_ADDR	0x10000000000ULL	/* 1 TiB: no RAM there */
@@ -170,7 +171,7 @@ static bool wait_bad(uint64_t us)
 
 /* A normal request on the current setup: 1 = it worked, 0 = no (or no room
  * for it), -1 = the device set NEEDS_RESET meanwhile. */
-static int probe(void)
+static int probe(uint64_t wait_us)
 {
 	uint16_t chain[PROBE_DESCS];
 	unsigned int n;
@@ -181,7 +182,7 @@ static int probe(void)
 		return 0;
 	}
 	virtq_kick(&h.q);
-	end = rdtsc() + tsc_from_us(WAIT_PROBE_US);
+	end = rdtsc() + tsc_from_us(wait_us);
 	for (;;) {
 		uint64_t token;
 		uint32_t len;
@@ -216,7 +217,7 @@ static enum outcome assess(void)
 		note(" status=0x%02x", virtio_get_status(&h.dev));
 		return OUT_OK;
 	}
-	p = probe();
+	p = probe(WAIT_PROBE_US);
 	if (p < 0)
 		return OUT_NEEDS_RESET;
 	return p ? OUT_OK : OUT_UNRESPONSIVE;
@@ -832,7 +833,7 @@ static void recover(unsigned int n, const char *name)
 		fail(EXIT_DEVICE, "hostile: step %u %s: device does not come back after reset",
 		     n, name);
 	h.note_len = 0;
-	ret = probe();
+	ret = probe(WAIT_RECOVER_US);
 	if (ret <= 0)
 		fail(EXIT_DEVICE, "hostile: step %u %s: device %s after reset%s", n, name,
 		     ret < 0 ? "needs reset again" : "does not work", h.note);
