@@ -309,6 +309,10 @@ def case_blk(c, bench=False):
     figs = blk_figures(r)
     for k in ("seq_write", "seq_read", "rand_write", "rand_read"):
         c.expect(figs.get(k, 0) > 0, f"no {k} figure")
+    if bench:
+        for s in r.lines:
+            if BLK_RATE.match(s) or BLK_IOPS.match(s):
+                print("  " + s)
     print("figures: blk " + " ".join(f"{k}={v:g}" for k, v in figs.items()))
 
 
@@ -483,6 +487,9 @@ def case_bench_net(c):
                 f"net role=send seconds=3 size={size}", transport)
             tx = sender.find(NET_TX.pattern)
             st = net_stats(c, peer, "rx")
+            for s in sender.lines + peer.lines:
+                if NET_TX.match(s) or NET_STATS.match(s):
+                    print("  " + s)
             print(f"figures: net {transport} size={size} "
                   f"tx_mpps={tx.group(4) if tx else '?'} tx_gbps={tx.group(5) if tx else '?'} "
                   f"rx_mpps={st['mpps'] if st else '?'} rx_gbps={st['gbps'] if st else '?'} "

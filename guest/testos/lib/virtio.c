@@ -102,6 +102,12 @@ static uint64_t map_bar(struct virtio_dev *d, unsigned int bar, unsigned int max
 	struct pci_bar b;
 	uint64_t addr;
 
+	/* The upper half of a 64-bit BAR is no BAR of its own. */
+	if (bar > 0 && (pci_read32(d->pci, 0x10 + 4 * (bar - 1)) & 7) == 4) {
+		con_printf("virtio: %s: BAR%u is the upper half of 64-bit BAR%u\n", d->name, bar,
+			   bar - 1);
+		return 0;
+	}
 	if (bars_reassign && pci_bar_probe(d->pci, bar, &b) == 0 && !b.io && b.size)
 		pci_bar_set(d->pci, bar, &b, 0);
 	if (pci_bar_probe(d->pci, bar, &b) < 0 || b.size == 0) {

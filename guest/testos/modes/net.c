@@ -14,7 +14,8 @@
  *         back or linger_ms= passed.
  *   recv  sends READY every 20 ms until the first DATA frame; counts and
  *         checks DATA frames (loss and reordering from seq) until END,
- *         count= frames or seconds= (default 30) passed.
+ *         count= frames, seconds= (default 30) in all, or idle_ms= (default
+ *         2000) without a frame once frames came.
  *   echo  like recv, and sends every DATA/END frame back with the MAC
  *         addresses swapped (source = our MAC when the destination was a
  *         group address).
@@ -478,11 +479,13 @@ static void net_send(uint64_t count, uint64_t ms, uint64_t wait_ms, uint64_t lin
 	}
 }
 
-static void net_receive(enum net_role role, uint64_t count, uint64_t ms, uint64_t max_lost)
+static void net_receive(enum net_role role, uint64_t count, uint64_t ms, uint64_t idle_ms,
+			uint64_t max_lost)
 {
 	struct net_stats st = { 0 };
 	bool ready = false;
 	uint64_t deadline = rdtsc() + tsc_from_us(ms * 1000), next_ready = 0;
+	uint64_t idle = tsc_from_us(idle_ms * 1000);
 	uint64_t rx_notifies = net.rxq.notifies;
 
 	for (;;) {
@@ -500,6 +503,11 @@ static void net_receive(enum net_role role, uint64_t count, uint64_t ms, uint64_
 			}
 			if ((int64_t)(now - deadline) > 0)
 				break;
+			/* The sender is gone (its END frames lost?). */
+			if (st.frames && now - st.t_last > idle) {
+				con_printf("net: no frame for %lu ms, stopping\n", idle_ms);
+				break;
+			}
 			tx_reclaim();
 			cpu_relax();
 			continue;
@@ -544,7 +552,7 @@ static void net_run(void)
 	static char feat[512];
 	const char *role_s = cmdline_get("role"), *v;
 	uint64_t size, count, seconds, ms, wait_ms, linger_ms, vlan, type, batch, qsize;
-	uint64_t max_lost;
+	uint64_t max_lost, idle_ms;
 	enum net_role role;
 	char buf[18];
 	unsigned int i;
@@ -566,11 +574,12 @@ static void net_run(void)
 	    cmdline_get_u64("type", 0x88b5, &type) < 0 ||
 	    cmdline_get_u64("batch", 32, &batch) < 0 || cmdline_get_u64("qsize", 256, &qsize) < 0 ||
 	    cmdline_get_u64("max_lost", ~0ULL, &max_lost) < 0 ||
+	    cmdline_get_u64("idle_ms", 2000, &idle_ms) < 0 ||
 	    (vlan != 0xffff && vlan > 4095) || type < 0x600 || type > 0xffff ||
 	    type == VLAN_TPID || batch == 0 || batch > 256 || qsize < 2 || qsize > NET_QMAX)
 		fail(EXIT_USAGE, "net role=send|recv|echo [size=1514] [count=N] [seconds=S|ms=M] "
 		     "[dst=MAC] [src=MAC] [type=0x88b5] [vlan=ID] [wait_ms=30000] "
-		     "[linger_ms=500] [batch=32] [qsize=256] [max_lost=N]");
+		     "[linger_ms=500] [idle_ms=2000] [batch=32] [qsize=256] [max_lost=N]");
 	net.vlan = vlan == 0xffff ? -1 : (int)vlan;
 	net.type = (uint16_t)type;
 	net.batch = (unsigned int)batch;
@@ -635,7 +644,7 @@ static void net_run(void)
 	if (role == ROLE_SEND)
 		net_send(count, ms, wait_ms, linger_ms);
 	else
-		net_receive(role, count, ms, max_lost);
+		net_receive(role, count, ms, idle_ms, max_lost);
 	con_printf("net: pass\n");
 	virtio_reset(&net.dev);
 }
@@ -644,7 +653,7 @@ static const struct mode net_mode = {
 	.name = "net",
 	.run = net_run,
 	.usage = "virtio-net: role=send|recv|echo size= count= seconds=|ms= dst= src= type= "
-		 "vlan= wait_ms= linger_ms= batch= qsize= max_lost=",
+		 "vlan= wait_ms= linger_ms= idle_ms= batch= qsize= max_lost=",
 	.default_exit = EXIT_METHOD_DEBUG,
 };
 MODE_REGISTER(net_mode);
