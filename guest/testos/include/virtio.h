@@ -52,6 +52,9 @@
 
 #define VIRTIO_MSI_NO_VECTOR	0xffff
 
+/* How often wait loops look at device_status (DEVICE_NEEDS_RESET). */
+#define VIRTIO_STATUS_POLL_US	10000
+
 /* struct virtio_pci_common_cfg (spec 4.1.4.3). */
 #define VIRTIO_COMMON_DFSELECT	0x00
 #define VIRTIO_COMMON_DF	0x04

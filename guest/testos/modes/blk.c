@@ -171,7 +171,7 @@ static unsigned int blk_segs(uint32_t len)
 static unsigned int blk_wait(const char *what, uint32_t *len)
 {
 	uint64_t token, start = rdtsc(), limit = tsc_from_us(BLK_IO_TIMEOUT_US);
-	unsigned int spins = 0;
+	uint64_t next_check = start + tsc_from_us(VIRTIO_STATUS_POLL_US);
 	int ret;
 
 	for (;;) {
@@ -183,7 +183,7 @@ static unsigned int blk_wait(const char *what, uint32_t *len)
 			     *len);
 		virtq_kick(&blk.q);
 		cpu_relax();
-		if (++spins % 1024 == 0) {
+		if (tsc_every(&next_check, VIRTIO_STATUS_POLL_US)) {
 			if (virtio_needs_reset(&blk.dev, what))
 				fail(EXIT_DEVICE, "blk: %s: device needs reset", what);
 			if (rdtsc() - start > limit)

@@ -36,7 +36,7 @@ static void console_write(const char *s)
 {
 	size_t len = strlen(s);
 	struct virtq_sg sg = { (uintptr_t)tx_buf, (uint32_t)len, false };
-	uint64_t token, start = rdtsc();
+	uint64_t token, start = rdtsc(), next_check = 0;
 	uint32_t used_len;
 	int ret;
 
@@ -47,6 +47,10 @@ static void console_write(const char *s)
 		fail(EXIT_INTERNAL, "console: transmit queue full");
 	virtq_kick(&txq);
 	while ((ret = virtq_poll(&txq, &token, &used_len)) == 0) {
+		if (!tsc_every(&next_check, VIRTIO_STATUS_POLL_US)) {
+			cpu_relax();
+			continue;
+		}
 		if (virtio_needs_reset(&dev, "console transmit"))
 			fail(EXIT_DEVICE, "console: device needs reset");
 		if (rdtsc() - start > tsc_from_us(CON_TX_TIMEOUT_US))
@@ -61,7 +65,7 @@ static void console_write(const char *s)
 static void console_run(void)
 {
 	static char line[CON_LINE_MAX], out[CON_TX_SIZE], feat[256];
-	uint64_t timeout_ms, last;
+	uint64_t timeout_ms, last, next_check = 0;
 	size_t len = 0;
 	unsigned int i, lines = 0;
 
@@ -100,7 +104,8 @@ static void console_run(void)
 		const uint8_t *p;
 
 		if (ret == 0) {
-			if (virtio_needs_reset(&dev, "console receive"))
+			if (tsc_every(&next_check, VIRTIO_STATUS_POLL_US) &&
+			    virtio_needs_reset(&dev, "console receive"))
 				fail(EXIT_DEVICE, "console: device needs reset");
 			if (timeout_ms && rdtsc() - last > tsc_from_us(timeout_ms * 1000))
 				fail(EXIT_DEVICE, "console: no input for %lu ms", timeout_ms);

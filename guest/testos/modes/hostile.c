@@ -30,6 +30,7 @@
 #define QSIZE		64
 #define FAR_ADDR	0x10000000000ULL	/* 1 TiB: no RAM there */
 #define BUF_SIZE	4096
+#define STATUS_EVERY_US	1000		/* device_status reads while waiting */
 
 enum outcome { OUT_OK, OUT_NEEDS_RESET, OUT_UNRESPONSIVE };
 
@@ -141,7 +142,7 @@ static bool normal_ok(uint64_t token, uint32_t len)
  */
 static bool wait_bad(uint64_t us)
 {
-	uint64_t end = rdtsc() + tsc_from_us(us);
+	uint64_t end = rdtsc() + tsc_from_us(us), next_check = 0;
 
 	for (;;) {
 		uint64_t token;
@@ -161,7 +162,7 @@ static bool wait_bad(uint64_t us)
 			}
 			continue;
 		}
-		if (virtio_needs_reset(&h.dev, NULL))
+		if (tsc_every(&next_check, STATUS_EVERY_US) && virtio_needs_reset(&h.dev, NULL))
 			return true;
 		if ((int64_t)(rdtsc() - end) > 0)
 			return false;
@@ -175,7 +176,7 @@ static int probe(uint64_t wait_us)
 {
 	uint16_t chain[PROBE_DESCS];
 	unsigned int n;
-	uint64_t end, want = 2;
+	uint64_t end, want = 2, next_check = 0;
 
 	if (add_normal(want, chain, &n) < 0) {
 		note(" no_room_for_probe");
@@ -197,7 +198,7 @@ static int probe(uint64_t wait_us)
 				return normal_ok(token, len) ? 1 : 0;
 			continue;
 		}
-		if (virtio_needs_reset(&h.dev, NULL))
+		if (tsc_every(&next_check, STATUS_EVERY_US) && virtio_needs_reset(&h.dev, NULL))
 			return -1;
 		if ((int64_t)(rdtsc() - end) > 0)
 			return 0;

@@ -205,7 +205,7 @@ static void tx_reclaim(void)
  * *idx gets its index for tx_queue. */
 static uint8_t *tx_get(unsigned int *idx)
 {
-	uint64_t start = 0;
+	uint64_t start = 0, next_check = 0;
 
 	while (net.tx_nfree == 0) {
 		virtq_kick(&net.txq);
@@ -213,13 +213,17 @@ static uint8_t *tx_get(unsigned int *idx)
 		if (net.tx_nfree)
 			break;
 		net.tx_full_spins++;
-		if (!start)
+		if (!start) {
 			start = rdtsc();
-		else if (rdtsc() - start > tsc_from_us(NET_STUCK_US))
-			fail(EXIT_DEVICE, "net: transmit queue stuck full for %u s (%u in flight)",
-			     NET_STUCK_US / 1000000, virtq_in_flight(&net.txq));
-		if (virtio_needs_reset(&net.dev, "transmit"))
-			fail(EXIT_DEVICE, "net: device needs reset");
+			next_check = start + tsc_from_us(VIRTIO_STATUS_POLL_US);
+		} else if (tsc_every(&next_check, VIRTIO_STATUS_POLL_US)) {
+			if (rdtsc() - start > tsc_from_us(NET_STUCK_US))
+				fail(EXIT_DEVICE, "net: transmit queue stuck full for %u s "
+				     "(%u in flight)", NET_STUCK_US / 1000000,
+				     virtq_in_flight(&net.txq));
+			if (virtio_needs_reset(&net.dev, "transmit"))
+				fail(EXIT_DEVICE, "net: device needs reset");
+		}
 		cpu_relax();
 	}
 	*idx = net.tx_free[--net.tx_nfree];
@@ -485,7 +489,7 @@ static void net_receive(enum net_role role, uint64_t count, uint64_t ms, uint64_
 	struct net_stats st = { 0 };
 	bool ready = false;
 	uint64_t deadline = rdtsc() + tsc_from_us(ms * 1000), next_ready = 0;
-	uint64_t idle = tsc_from_us(idle_ms * 1000);
+	uint64_t idle = tsc_from_us(idle_ms * 1000), next_check = 0;
 	uint64_t rx_notifies = net.rxq.notifies;
 
 	for (;;) {
@@ -503,6 +507,9 @@ static void net_receive(enum net_role role, uint64_t count, uint64_t ms, uint64_
 			}
 			if ((int64_t)(now - deadline) > 0)
 				break;
+			if (tsc_every(&next_check, VIRTIO_STATUS_POLL_US) &&
+			    virtio_needs_reset(&net.dev, "receive"))
+				fail(EXIT_DEVICE, "net: device needs reset");
 			/* The sender is gone (its END frames lost?). */
 			if (st.frames && now - st.t_last > idle) {
 				con_printf("net: no frame for %lu ms, stopping\n", idle_ms);

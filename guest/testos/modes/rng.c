@@ -26,7 +26,7 @@ static void rng_run(void)
 	static uint32_t hist[256];
 	static bool busy[RNG_INFLIGHT];
 	uint64_t bytes, timeout_ms, filled = 0, asked = 0, requests = 0, t0, t1, deadline;
-	uint64_t sum_sq = 0, chi2_x100, us;
+	uint64_t sum_sq = 0, chi2_x100, us, next_check = 0;
 	uint8_t *out, *slots;
 	unsigned int i, distinct = 0, min = ~0U, max = 0;
 	bool all_equal = true;
@@ -77,7 +77,8 @@ static void rng_run(void)
 		if (ret < 0)
 			fail(EXIT_DEVICE, "virtio-rng %s: bad used ring (id/index %u)", dev.name, len);
 		if (ret == 0) {
-			if (virtio_needs_reset(&dev, "rng"))
+			if (tsc_every(&next_check, VIRTIO_STATUS_POLL_US) &&
+			    virtio_needs_reset(&dev, "rng"))
 				fail(EXIT_DEVICE, "virtio-rng %s: device needs reset", dev.name);
 			if ((int64_t)(rdtsc() - deadline) > 0)
 				fail(EXIT_DEVICE, "virtio-rng %s: %lu of %lu bytes after %lu ms",
