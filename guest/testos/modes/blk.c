@@ -48,6 +48,8 @@ struct blk {
 	uint64_t *start_tsc;		/* submit time per slot */
 	uint64_t *sector;		/* first sector per slot */
 	uint64_t seed_mix;		/* mix64(seed) */
+	uint8_t *image;			/* the range's pattern, precomputed, or NULL */
+	uint64_t image_first;		/* its first sector */
 };
 
 /* One stream of requests (a pass over the range or a timed phase). */
@@ -206,7 +208,10 @@ static uint8_t blk_do(const char *what, uint32_t type, uint64_t sector, void *da
 	return blk.status[0];
 }
 
-static bool job_next(struct blk_job *j, unsigned int slot, uint64_t *sector)
+/* The next request of job j for slot: its sector and data buffer. Writes
+ * of the pattern point into the precomputed image when there is one (no
+ * CPU work per request), else fill the slot's buffer. */
+static bool job_next(struct blk_job *j, unsigned int slot, uint64_t *sector, uint8_t **data)
 {
 	uint64_t n = j->bytes / SECTOR;
 
@@ -228,8 +233,13 @@ static bool job_next(struct blk_job *j, unsigned int slot, uint64_t *sector)
 		*sector = j->pos;
 		j->pos += n;
 	}
-	if (j->type == VIRTIO_BLK_T_OUT && j->pattern)
-		pattern_fill((uint64_t *)(j->buf + (size_t)slot * j->bytes), *sector, n);
+	*data = j->buf + (size_t)slot * j->bytes;
+	if (j->type == VIRTIO_BLK_T_OUT && j->pattern) {
+		if (blk.image)
+			*data = blk.image + (*sector - blk.image_first) * SECTOR;
+		else
+			pattern_fill((uint64_t *)*data, *sector, n);
+	}
 	return true;
 }
 
@@ -239,12 +249,13 @@ static uint64_t blk_job_run(struct blk_job *j)
 {
 	unsigned int slot, in_flight = 0, unkicked = 0;
 	uint64_t t0 = rdtsc(), sector;
+	uint8_t *data;
 
 	j->pos = j->first;
 	for (slot = 0; slot < j->qd; slot++) {
-		if (!job_next(j, slot, &sector))
+		if (!job_next(j, slot, &sector, &data))
 			break;
-		if (blk_submit(slot, j->type, sector, j->buf + (size_t)slot * j->bytes, j->bytes,
+		if (blk_submit(slot, j->type, sector, data, j->bytes,
 			       j->type == VIRTIO_BLK_T_IN) < 0)
 			fail(EXIT_INTERNAL, "blk: %s: request does not fit the queue", j->name);
 		in_flight++;
@@ -281,9 +292,9 @@ static uint64_t blk_job_run(struct blk_job *j)
 			pattern_check((uint64_t *)(j->buf + (size_t)slot * j->bytes),
 				      blk.sector[slot], j->bytes / SECTOR, &j->checksum,
 				      &j->bad_sectors, &j->first_bad);
-		if (job_next(j, slot, &sector)) {
-			if (blk_submit(slot, j->type, sector, j->buf + (size_t)slot * j->bytes,
-				       j->bytes, j->type == VIRTIO_BLK_T_IN) < 0)
+		if (job_next(j, slot, &sector, &data)) {
+			if (blk_submit(slot, j->type, sector, data, j->bytes,
+				       j->type == VIRTIO_BLK_T_IN) < 0)
 				fail(EXIT_INTERNAL, "blk: %s: resubmit failed", j->name);
 			in_flight++;
 			if (++unkicked >= BLK_KICK_BATCH || unkicked >= j->qd / 2) {
@@ -517,6 +528,16 @@ static void blk_run(void)
 		     mib, blk.capacity >> 11);
 	if (blk.ro && !ro)
 		fail(EXIT_USAGE, "blk: the device is read-only (VIRTIO_BLK_F_RO): add ro");
+	/* Writes take their data straight from a precomputed copy of the
+	 * range's pattern when it fits in RAM (keeping 8 MiB spare). */
+	if (!ro && mem_free_bytes() >= (mib << 20) + (8ULL << 20)) {
+		blk.image = mem_alloc(mib << 20, 4096);
+		blk.image_first = first;
+		if (blk.image)
+			pattern_fill((uint64_t *)blk.image, first, sectors);
+	}
+	con_printf("blk: range start_mib=%lu mib=%lu seed=%lu pattern=%s\n", start_mib, mib, seed,
+		   ro ? "none" : blk.image ? "memory" : "generated");
 	/* Requests of 1 MiB must fit the device's segment limits. */
 	if (blk_segs(BLK_SEQ_BYTES) > blk.seg_max || blk_segs(BLK_SEQ_BYTES) > BLK_SEG_MAX)
 		fail(EXIT_DEVICE, "blk: 1 MiB needs %u segments, device allows %u",
