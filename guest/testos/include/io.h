@@ -56,6 +56,26 @@ static inline void mmio_write32(uintptr_t addr, uint32_t v)
 	*(volatile uint32_t *)addr = v;
 }
 
+static inline uint8_t mmio_read8(uintptr_t addr)
+{
+	return *(volatile uint8_t *)addr;
+}
+
+static inline uint16_t mmio_read16(uintptr_t addr)
+{
+	return *(volatile uint16_t *)addr;
+}
+
+static inline void mmio_write8(uintptr_t addr, uint8_t v)
+{
+	*(volatile uint8_t *)addr = v;
+}
+
+static inline void mmio_write16(uintptr_t addr, uint16_t v)
+{
+	*(volatile uint16_t *)addr = v;
+}
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -72,6 +92,17 @@ static inline void cpu_relax(void)
 static inline void barrier(void)
 {
 	__asm__ volatile("" ::: "memory");
+}
+
+/*
+ * Full memory barrier (orders earlier stores before later loads, which x86
+ * otherwise does not): a locked no-op on the stack, cheaper than mfence.
+ * x86 keeps loads in order and stores in order by itself, so barrier()
+ * (compiler only) is the read and the write barrier.
+ */
+static inline void mb(void)
+{
+	__asm__ volatile("lock; addl $0, (%%rsp)" ::: "memory", "cc");
 }
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,

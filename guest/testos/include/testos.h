@@ -19,11 +19,16 @@
 
 /* errno values (no libc): functions return 0 or one of these, negated. */
 #define ENOENT		2
+#define EIO		5
 #define E2BIG		7
+#define EAGAIN		11
 #define ENOMEM		12
+#define EBUSY		16
 #define ENODEV		19
 #define EINVAL		22
+#define ENOSPC		28
 #define ERANGE		34
+#define EPROTO		71
 #define ETIMEDOUT	110
 
 /*
@@ -41,6 +46,8 @@ enum exit_code {
 	EXIT_SMP = 7,		/* not all CPUs started */
 	EXIT_NOMEM = 8,		/* not enough RAM for the request */
 	EXIT_INTERNAL = 9,	/* a broken invariant in testos itself */
+	EXIT_DEVICE = 10,	/* a device is missing, refused setup or misbehaved */
+	EXIT_VERIFY = 11,	/* data read back (disk, network) is wrong */
 };
 
 /* serial.c: the 8250 UART at 0x3f8, polled. Safe in CPL0 too. */
@@ -95,6 +102,14 @@ static inline void *phys_ptr(uint64_t addr, uint64_t len)
 		return NULL;
 	return (void *)(uintptr_t)addr;
 }
+
+/* mem.c: memory for rings and buffers that devices reach by physical
+ * address (testos is identity mapped: virtual = physical). A bump
+ * allocator over the largest free RAM range below 4 GiB; nothing is freed.
+ * Returns zeroed memory aligned to align (a power of two), or NULL. */
+void *mem_alloc(uint64_t len, uint64_t align);
+/* Bytes left for mem_alloc. */
+uint64_t mem_free_bytes(void);
 
 /* Symbols of the link (testos.ld). */
 extern char _image_start[], _end[];
