@@ -7,7 +7,6 @@
 
 #include "console.h"
 #include "exit_status.h"
-#include "hw/serial.h"
 #include "vireo/log.h"
 
 #define CTRL_A 0x01
@@ -16,6 +15,7 @@ struct console {
 	struct event_source src;
 	struct event_loop *loop;
 	struct vm *vm;
+	struct console_sink sink;
 	bool is_tty, watching, escape, eof;
 	struct termios saved;
 	uint8_t pending[64]; /* read from stdin, not yet taken by the UART */
@@ -39,8 +39,8 @@ static void console_watch(struct console *c, bool on)
 static bool console_flush(struct console *c)
 {
 	while (c->pending_off < c->pending_len) {
-		size_t n = serial_receive(c->vm->serial, c->pending + c->pending_off,
-					  c->pending_len - c->pending_off);
+		size_t n = c->sink.receive(c->sink.opaque, c->pending + c->pending_off,
+					   c->pending_len - c->pending_off);
 		if (n == 0)
 			return false;
 		c->pending_off += n;
@@ -90,7 +90,8 @@ void console_tick(struct console *c)
 		console_watch(c, true);
 }
 
-int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct console **out)
+int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct console_sink sink,
+		   struct console **out)
 {
 	struct console *c = calloc(1, sizeof(*c));
 
@@ -98,6 +99,7 @@ int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct con
 		return -ENOMEM;
 	c->loop = loop;
 	c->vm = vm;
+	c->sink = sink;
 	c->src = (struct event_source){ .fd = in_fd, .callback = console_readable, .opaque = c };
 	c->is_tty = isatty(in_fd);
 	if (c->is_tty && tcgetattr(in_fd, &c->saved) == 0) {
@@ -107,7 +109,7 @@ int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct con
 		raw.c_cc[VMIN] = 1;
 		raw.c_cc[VTIME] = 0;
 		tcsetattr(in_fd, TCSANOW, &raw);
-		log_info("console: the guest's serial port is on this terminal; ctrl-a x quits");
+		log_info("console: the guest's console is on this terminal; ctrl-a x quits");
 	} else {
 		c->is_tty = false;
 	}

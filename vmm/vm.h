@@ -18,11 +18,15 @@
 #include "x86/boot.h"
 
 #define VM_MAX_VCPUS 64
+#define VM_MAX_VIRTIO 16
 
 struct serial;
 struct i8042;
 struct rtc;
 struct pci;
+struct irq_routing;
+struct iothread;
+struct virtio_dev;
 
 struct vm_config {
 	const char *name;        /* for logs; "vm" by default */
@@ -33,6 +37,9 @@ struct vm_config {
 	uint64_t mem_bytes;
 	unsigned int nr_vcpus;
 	int serial_fd;           /* where COM1 output goes; -1 for none (not owned) */
+	bool virtio_rng;         /* a virtio-rng device */
+	bool virtio_console;     /* a virtio-console device (hvc0) */
+	int virtio_console_fd;   /* where hvc0 output goes; -1 to discard (not owned) */
 };
 
 /* Exit counters; the index names are in vcpu_exit_names. */
@@ -72,6 +79,13 @@ struct vm {
 	struct rtc *rtc;
 	struct pci *pci;
 	struct debug_exit debug_exit;
+
+	/* virtio devices (vmm/virtio/): MSI routes, their shared I/O thread. */
+	struct irq_routing *irq_routing;
+	struct iothread *iothread;
+	struct virtio_dev *virtio[VM_MAX_VIRTIO];
+	unsigned int nr_virtio;
+	struct virtio_dev *virtio_console; /* also in virtio[] */
 
 	pthread_mutex_t lock;    /* guards everything below */
 	pthread_cond_t cond;
