@@ -206,8 +206,8 @@ static void test_feature_negotiation(void **state)
 	assert_int_equal(common_r(g, VIRTIO_PCI_COMMON_GF, 4), 0);
 	/* Only VERSION_1: fine, and the ring features stay off. */
 	assert_int_equal(guest_negotiate(g, VIRTIO_BIT(VIRTIO_F_VERSION_1)), 0x0b);
-	/* The driver cannot set DEVICE_NEEDS_RESET, nor clear bits. */
-	common_w(g, VIRTIO_PCI_COMMON_STATUS, 1, 0x40 | 0x01);
+	/* The driver cannot set DEVICE_NEEDS_RESET or reserved bits, nor clear bits. */
+	common_w(g, VIRTIO_PCI_COMMON_STATUS, 1, 0x40 | 0x20 | 0x10 | 0x01);
 	assert_int_equal(guest_status(g), 0x0b);
 }
 

@@ -23,6 +23,7 @@ const char *const virtio_counter_names[VIRTIO_C_COUNT] = {
 	[VIRTIO_C_ERRORS] = "errors",
 	[VIRTIO_C_RESETS] = "resets",
 	[VIRTIO_C_BAD_ACCESSES] = "bad_accesses",
+	[VIRTIO_C_NOTIFY_EXITS] = "notify_mmio_exits",
 };
 
 void virtio_count_stat(struct virtio_dev *dev, enum virtio_counter c)

@@ -146,6 +146,7 @@ enum virtio_counter {
 	VIRTIO_C_ERRORS,                /* times the device was marked broken */
 	VIRTIO_C_RESETS,
 	VIRTIO_C_BAD_ACCESSES,          /* register accesses of a wrong size or place */
+	VIRTIO_C_NOTIFY_EXITS,          /* kicks that stopped a vCPU (no ioeventfd matched) */
 	VIRTIO_C_COUNT
 };
 extern const char *const virtio_counter_names[VIRTIO_C_COUNT];

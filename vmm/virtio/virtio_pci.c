@@ -58,8 +58,9 @@ static void status_write(struct virtio_dev *dev, uint8_t v)
 		virtio_count_stat(dev, VIRTIO_C_RESETS);
 		return;
 	}
-	/* The driver only adds bits (3.1.1); DEVICE_NEEDS_RESET is the device's. */
-	now = (uint8_t)((v & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET) | old);
+	/* The driver only adds bits (3.1.1), and only those it has: DEVICE_NEEDS_RESET
+	 * is the device's, 0x10 and 0x20 are reserved. */
+	now = (uint8_t)((v & VIRTIO_STATUS_DRIVER_BITS) | old);
 	if ((now & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
 	    !features_acceptable(dev))
 		now &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK; /* the driver reads it back and gives up */
@@ -298,6 +299,7 @@ static void notify_write(struct virtio_dev *dev, uint64_t off)
 				     dev->name, (unsigned long long)(off / VIRTIO_PCI_NOTIFY_MULT));
 		return;
 	}
+	virtio_count_stat(dev, VIRTIO_C_NOTIFY_EXITS);
 	virtio_kick(dev, q);
 }
 
