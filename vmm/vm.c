@@ -347,6 +347,9 @@ int vm_pause(struct vm *vm)
 		vm->state = VM_STATE_PAUSED;
 out:
 	pthread_mutex_unlock(&vm->lock);
+	/* The devices too: nothing writes guest memory while paused. */
+	for (unsigned int i = 0; ret == 0 && i < vm->nr_virtio; i++)
+		virtio_dev_pause(vm->virtio[i]);
 	return ret;
 }
 
@@ -358,6 +361,8 @@ int vm_resume(struct vm *vm)
 	if (vm->state == VM_STATE_STOPPING || vm->state == VM_STATE_CREATED) {
 		ret = -EBUSY;
 	} else {
+		for (unsigned int i = 0; i < vm->nr_virtio; i++)
+			virtio_dev_resume(vm->virtio[i]);
 		vm->pause_requested = false;
 		vm->state = VM_STATE_RUNNING;
 		pthread_cond_broadcast(&vm->cond);

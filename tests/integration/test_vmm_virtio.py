@@ -39,19 +39,24 @@ def need_mode(mode):
         sys.exit(SKIP)
 
 
-def virtio_stats(sock_path):
-    """The "virtio" part of the API's stats, by device name."""
+def api(sock_path, request):
+    """One request on the control socket at SOCK_PATH; the decoded reply."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(10)
         s.connect(sock_path)
-        s.sendall(b'{"cmd":"stats"}\n')
+        s.sendall(json.dumps(request).encode() + b"\n")
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = s.recv(65536)
             if not chunk:
                 break
             buf += chunk
-    return {d["name"]: d for d in json.loads(buf)["virtio"]}
+    return json.loads(buf)
+
+
+def virtio_stats(sock_path):
+    """The "virtio" part of the API's stats, by device name."""
+    return {d["name"]: d for d in api(sock_path, {"cmd": "stats"})["virtio"]}
 
 
 @case
@@ -153,13 +158,25 @@ def console():
         check(c["tx_bytes"] >= len(b"console: hello from testos\n"), f"tx_bytes {c['tx_bytes']}")
         check(c["notifications"] >= 3 and c["notify_mmio_exits"] == 0,
               f"kicks arrive through the ioeventfd, not vCPU exits: {c}")
+        # Paused: typed input waits outside the guest, and comes in on resume.
+        r = api(sock, {"cmd": "pause"})
+        check(r["ok"] and r["state"] == "paused", f"pause: {r}")
+        p.stdin.write(b"while paused\n")
+        p.stdin.flush()
+        time.sleep(0.3)
+        rx = virtio_stats(sock)["console0"]["counters"]["rx_bytes"]
+        check(rx == c["rx_bytes"], f"no input reached the guest while paused ({rx})")
+        check(api(sock, {"cmd": "resume"})["ok"], "resume")
+        while b"echo while paused" not in out and time.time() < deadline:
+            out += os.read(p.stdout.fileno(), 4096)
+        check(b"console: echo while paused\n" in out, "the input came in after resume")
         p.stdin.write(b"quit\n")
         p.stdin.flush()
         rest, err = p.communicate(timeout=20)
         out += rest
         check(b"console: echo quit" in out, "quit echoed")
         check(p.returncode == PASS, f"the guest passed (status {p.returncode})")
-        check("console: lines=3" in open(serial).read(), "the serial port saw the same lines")
+        check("console: lines=4" in open(serial).read(), "the serial port saw the same lines")
     finally:
         if p.poll() is None:
             p.kill()

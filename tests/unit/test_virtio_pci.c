@@ -478,6 +478,53 @@ static void test_bar_moves(void **state)
 	assert_int_equal(mmio_read(g, g->common + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
 }
 
+static void test_bus_master_and_pause(void **state)
+{
+	struct fixture *f = *state;
+
+	rng_up(f);
+	ring_desc(f->mem, RING0, 0, BUF, 16, VIRTQ_DESC_F_WRITE, 0);
+	/* No DMA without Bus Master Enable: the buffer waits until it is set. */
+	pci_cfg_write(&f->g, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ring_offer(&f->r, 0);
+	guest_kick(&f->g, 0);
+	usleep(20000);
+	assert_int_equal(ring_used_idx(&f->r), 0);
+	pci_cfg_write(&f->g, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_true(ring_wait_used(&f->r, 1));
+
+	/* While the VM is paused the device leaves guest memory alone... */
+	virtio_dev_pause(f->m.rng);
+	ring_offer(&f->r, 0);
+	guest_kick(&f->g, 0);
+	usleep(20000);
+	assert_int_equal(ring_used_idx(&f->r), 1);
+	struct virtio_dev_state *s = calloc(1, sizeof(*s));
+	virtio_dev_save(f->m.rng, s);
+	assert_int_equal(s->queues[0].last_avail_idx, 1); /* consistent with the rings */
+	free(s);
+	/* ...and serves what came meanwhile on resume, without another kick. */
+	virtio_dev_resume(f->m.rng);
+	assert_true(ring_wait_used(&f->r, 2));
+
+	/* Host input waits while the console is paused. */
+	struct guest_pci c;
+	struct guest_ring rx, tx;
+	assert_true(guest_pci_probe(&c, &f->m.pio, &f->m.mmio, CONSOLE_ID));
+	assert_true(guest_negotiate(&c, DRIVER_FEATURES) & VIRTIO_STATUS_FEATURES_OK);
+	ring_init(&rx, f->mem, 16, RING1, RING1 + 0x1000, RING1 + 0x2000);
+	ring_init(&tx, f->mem, 16, RING1 + 0x4000, RING1 + 0x5000, RING1 + 0x6000);
+	guest_setup_queue(&c, 0, &rx, VIRTIO_MSI_NO_VECTOR);
+	guest_setup_queue(&c, 1, &tx, VIRTIO_MSI_NO_VECTOR);
+	guest_driver_ok(&c);
+	ring_desc(f->mem, RING1, 0, BUF + 0x1000, 8, VIRTQ_DESC_F_WRITE, 0);
+	ring_offer(&rx, 0);
+	virtio_dev_pause(f->m.console);
+	assert_int_equal(virtio_console_receive(f->m.console, (const uint8_t *)"x", 1), 0);
+	virtio_dev_resume(f->m.console);
+	assert_int_equal(virtio_console_receive(f->m.console, (const uint8_t *)"x", 1), 1);
+}
+
 /* Reads what the console wrote to its pipe, waiting up to 2 s for WANT bytes. */
 static size_t pipe_read(int fd, char *buf, size_t want)
 {
@@ -637,6 +684,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bar_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_master_and_pause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_restore_round_trip, setup, teardown),
 	};

@@ -33,7 +33,57 @@ void virtio_count_stat(struct virtio_dev *dev, enum virtio_counter c)
 
 bool virtio_dev_live(const struct virtio_dev *dev)
 {
-	return (dev->status & VIRTIO_STATUS_DRIVER_OK) && !dev->broken;
+	return (dev->status & VIRTIO_STATUS_DRIVER_OK) && !dev->broken && !dev->paused &&
+	       dev->bus_master;
+}
+
+/* Serves whatever is available on every ready queue (lock held). */
+static void virtio_kick_all(struct virtio_dev *dev)
+{
+	for (unsigned int i = 0; i < dev->nr_queues; i++)
+		if (dev->queues[i].ready)
+			virtio_kick(dev, i);
+}
+
+/* Stops queue work while the device may not touch guest memory (lock held). */
+static void virtio_stop_dma(struct virtio_dev *dev)
+{
+	if (dev->ops->pause && (dev->status & VIRTIO_STATUS_DRIVER_OK))
+		dev->ops->pause(dev);
+}
+
+void virtio_dev_pause(struct virtio_dev *dev)
+{
+	virtio_dev_lock(dev);
+	if (!dev->paused) {
+		dev->paused = true;
+		virtio_stop_dma(dev);
+	}
+	virtio_dev_unlock(dev);
+}
+
+void virtio_dev_resume(struct virtio_dev *dev)
+{
+	virtio_dev_lock(dev);
+	if (dev->paused) {
+		dev->paused = false;
+		if (virtio_dev_live(dev))
+			virtio_kick_all(dev);
+	}
+	virtio_dev_unlock(dev);
+}
+
+void virtio_dev_set_bus_master(struct virtio_dev *dev, bool on)
+{
+	virtio_dev_lock(dev);
+	if (on != dev->bus_master) {
+		dev->bus_master = on;
+		if (!on)
+			virtio_stop_dma(dev);
+		else if (virtio_dev_live(dev))
+			virtio_kick_all(dev);
+	}
+	virtio_dev_unlock(dev);
 }
 
 /* A queue eventfd fired (I/O thread): the driver kicked the queue. */
@@ -225,9 +275,7 @@ void virtio_dev_activate(struct virtio_dev *dev)
 		return;
 	}
 	/* Buffers made available before DRIVER_OK get served now. */
-	for (unsigned int i = 0; i < dev->nr_queues; i++)
-		if (dev->queues[i].ready)
-			virtio_kick(dev, i);
+	virtio_kick_all(dev);
 }
 
 int virtio_pop(struct virtio_dev *dev, struct virtq *vq, struct virtq_elem *elem)

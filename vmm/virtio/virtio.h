@@ -29,8 +29,9 @@
  *
  * Queues: dev->queues[i] (struct virtq, virtqueue.h). ops->queue_notify(dev,
  * vq) runs when the driver kicks queue i, on the device's I/O thread, with
- * the device lock held, only while the device is live (DRIVER_OK set and not
- * broken) and the queue ready. A handler takes chains with virtio_pop(),
+ * the device lock held, only while the device is live (virtio_dev_live():
+ * DRIVER_OK set, not broken, VM not paused, bus mastering on) and the queue
+ * ready. A handler takes chains with virtio_pop(),
  * completes them with virtio_push() and then calls virtio_notify() once,
  * which interrupts the guest if the driver wants it:
  *
@@ -125,6 +126,10 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *dev, struct virtq *vq);
 	/* Stop all I/O and return to the initial state (see above). Lock held. */
 	void (*reset)(struct virtio_dev *dev);
+	/* The VM is pausing (or bus mastering went off): return only once nothing
+	 * the device has in flight can touch guest memory. Optional (a device that
+	 * only works inside queue_notify has nothing in flight). Lock held. */
+	void (*pause)(struct virtio_dev *dev);
 	/* Device-specific state: save writes at most LEN bytes and returns how
 	 * many; restore validates (-EINVAL leaves the device unchanged). Both
 	 * optional (then the device has no state of its own). Lock held. */
@@ -182,6 +187,8 @@ struct virtio_dev {
 	uint16_t msix_config, queue_select;
 	uint8_t status, isr, config_generation;
 	bool broken;                   /* DEVICE_NEEDS_RESET is set; no queue work */
+	bool paused;                   /* the VM is paused: no queue work */
+	bool bus_master;               /* PCI Bus Master Enable: no DMA without it */
 	bool error_logged;             /* one line per broken episode */
 	uint32_t generation;           /* bumped by every reset */
 	struct log_ratelimit rl;
@@ -219,8 +226,16 @@ static inline void virtio_dev_unlock(struct virtio_dev *dev)
 	pthread_mutex_unlock(&dev->lock);
 }
 
-/* Lock held: DRIVER_OK is set and the device is not broken. */
+/* Lock held: the device may do queue work and touch guest memory: DRIVER_OK
+ * is set, it is not broken, the VM is not paused and bus mastering is on. */
 bool virtio_dev_live(const struct virtio_dev *dev);
+
+/* VM pause and resume (any thread but the device's I/O thread): after
+ * virtio_dev_pause() returns, no queue work is running or will start, and
+ * ops->pause has drained what was in flight, until virtio_dev_resume(),
+ * which serves whatever the driver made available meanwhile. */
+void virtio_dev_pause(struct virtio_dev *dev);
+void virtio_dev_resume(struct virtio_dev *dev);
 /* Lock held: whether the driver accepted feature bit BIT. */
 static inline bool virtio_has_feature(const struct virtio_dev *dev, unsigned int bit)
 {
@@ -286,6 +301,7 @@ int virtio_pci_init(struct virtio_dev *dev);
 void virtio_pci_fini(struct virtio_dev *dev);
 void virtio_dev_reset(struct virtio_dev *dev);
 void virtio_dev_activate(struct virtio_dev *dev);
+void virtio_dev_set_bus_master(struct virtio_dev *dev, bool on);
 void virtio_raise(struct virtio_dev *dev, uint16_t vector, uint8_t isr_bit);
 /* Makes the I/O thread look at queue I, as a driver kick does (any thread). */
 void virtio_kick(struct virtio_dev *dev, unsigned int i);

@@ -429,6 +429,8 @@ static void virtio_config_written(struct pci_device *pdev, unsigned int offset, 
 		uint16_t ctrl = get_le16(&pdev->config[ctrl_at]);
 		msix_set_control(dev->msix, ctrl & MSIX_FLAGS_ENABLE, ctrl & MSIX_FLAGS_MASKALL);
 	}
+	if (overlaps(offset, size, PCI_COMMAND, 2))
+		virtio_dev_set_bus_master(dev, get_le16(&pdev->config[PCI_COMMAND]) & PCI_COMMAND_MASTER);
 	if (offset == dev->cfg_cap + (unsigned int)VIRTIO_PCI_CFG_CAP_DATA) {
 		uint64_t off;
 		unsigned int len;

@@ -131,7 +131,8 @@ int virtio_dev_restore(struct virtio_dev *dev, const struct virtio_dev_state *s)
 	dev->broken = s->broken;
 	dev->error_logged = s->broken;
 	dev->generation++;
-	/* Buffers the driver already announced must not wait for another kick. */
+	/* Buffers the driver already announced must not wait for another kick
+	 * (a paused device gets them at resume). */
 	for (unsigned int i = 0; i < dev->nr_queues; i++)
 		if (virtio_dev_live(dev) && dev->queues[i].ready)
 			virtio_kick(dev, i);
