@@ -649,7 +649,7 @@ static void test_save_restore_round_trip(void **state)
 		switch (i) {
 		case 0: bad->version = 99; break;
 		case 1: bad->device_type = VIRTIO_ID_BLOCK; break;
-		case 2: bad->driver_features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED); break;
+		case 2: bad->driver_features |= VIRTIO_BIT(VIRTIO_F_RING_PACKED); break; /* FEATURES_OK set */
 		case 3: bad->queues[0].size = 100; break;
 		case 4: bad->queues[0].used = 0xa0000; break;
 		case 5: bad->queues[0].msix_vector = 2; break;

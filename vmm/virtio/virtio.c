@@ -86,16 +86,13 @@ void virtio_dev_set_bus_master(struct virtio_dev *dev, bool on)
 	virtio_dev_unlock(dev);
 }
 
-/* A queue eventfd fired (I/O thread): the driver kicked the queue. */
-static void virtio_kick_ready(struct event_source *src, uint32_t events)
+/* Serves queue Q if it was kicked (its eventfd had a count). */
+static void virtio_serve(struct virtio_dev *dev, unsigned int q)
 {
-	struct virtio_kick *k = src->opaque;
-	struct virtio_dev *dev = k->dev;
-	struct virtq *vq = &dev->queues[k->queue];
+	struct virtq *vq = &dev->queues[q];
 	uint64_t n;
 
-	(void)events;
-	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
+	if (read(dev->kicks[q].src.fd, &n, sizeof(n)) != sizeof(n))
 		return; /* spurious wake-up: nothing was written */
 	virtio_dev_lock(dev);
 	if (!virtio_dev_live(dev) || !vq->ready) {
@@ -105,6 +102,21 @@ static void virtio_kick_ready(struct event_source *src, uint32_t events)
 		dev->ops->queue_notify(dev, vq);
 	}
 	virtio_dev_unlock(dev);
+}
+
+/* A queue eventfd fired (I/O thread): the driver kicked the queue. */
+static void virtio_kick_ready(struct event_source *src, uint32_t events)
+{
+	struct virtio_kick *k = src->opaque;
+
+	(void)events;
+	virtio_serve(k->dev, k->queue);
+}
+
+void virtio_dev_poll(struct virtio_dev *dev)
+{
+	for (unsigned int q = 0; q < dev->nr_queues; q++)
+		virtio_serve(dev, q);
 }
 
 void virtio_kick(struct virtio_dev *dev, unsigned int i)
@@ -177,7 +189,7 @@ int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
 	if (ret < 0)
 		goto fail;
 	virtio_transport_reset(dev);
-	for (unsigned int i = 0; i < nr_queues; i++) {
+	for (unsigned int i = 0; i < nr_queues && host->iothread; i++) {
 		ret = iothread_add(host->iothread, &dev->kicks[i].src, EPOLLIN);
 		if (ret < 0)
 			goto fail;
@@ -211,6 +223,10 @@ void virtio_dev_destroy(struct virtio_dev *dev)
 {
 	if (!dev)
 		return;
+	if (dev->owns_iothread) {
+		iothread_destroy(dev->host.iothread);
+		dev->host.iothread = NULL;
+	}
 	virtio_dev_fini(dev);
 	dev->ops->destroy(dev);
 }

@@ -50,8 +50,9 @@
  * virtio_dev_live(), then push/notify as above, and unlock.
  *
  * Threading and locks: register accesses run on vCPU threads; queue work on
- * the I/O thread given in struct virtio_host (the VM's shared one, or one of
- * the device's own). dev->lock serialises them: every ops callback except
+ * the I/O thread given in struct virtio_host: the VM's shared one, or one the
+ * device creates for itself (iothread_create, then a copy of the host with
+ * it, and owns_iothread = true after virtio_dev_init). dev->lock serialises them: every ops callback except
  * destroy is called with it held. Lock order: PCI lock, then dev->lock, then
  * the MSI-X lock, then the irq_routing lock. Callbacks must not block for
  * long (they stall the vCPU touching a register), and must not call back
@@ -101,7 +102,8 @@ struct virtio_host {
 	struct pci *pci;                 /* the device is added to this bus */
 	struct irq_routing *routing;     /* NULL: no KVM; interrupts only reach the vector eventfds */
 	int vm_fd;                       /* -1: no ioeventfds; kicks come as MMIO writes */
-	struct iothread *iothread;       /* where queue notifications are served */
+	struct iothread *iothread;       /* where queue notifications are served; NULL:
+					  * only by virtio_dev_poll() (fuzzers) */
 };
 
 struct virtio_dev_ops {
@@ -175,6 +177,8 @@ struct virtio_dev {
 	struct virtio_kick *kicks;     /* one per queue */
 	struct virtq *queues;          /* one per queue */
 	bool ioeventfd_any_length;
+	bool owns_iothread;            /* set by a device that made host.iothread for
+					* itself: virtio_dev_destroy stops and frees it */
 	uint8_t msix_cap, cfg_cap;     /* where those capabilities are in config space */
 
 	/* Guarded by the PCI lock (only touched from config-space hooks). */
@@ -214,8 +218,13 @@ int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
  * thread must be stopped and no vCPU running. Does not free DEV.
  */
 void virtio_dev_fini(struct virtio_dev *dev);
-/* virtio_dev_fini, then ops->destroy. NULL is fine. */
+/* Stops the device's own I/O thread (owns_iothread), virtio_dev_fini, then
+ * ops->destroy. A shared I/O thread must be stopped before. NULL is fine. */
 void virtio_dev_destroy(struct virtio_dev *dev);
+
+/* Serves, on the calling thread, every queue that was kicked: for fuzzers and
+ * tests of devices built without an I/O thread (host.iothread NULL). */
+void virtio_dev_poll(struct virtio_dev *dev);
 
 static inline void virtio_dev_lock(struct virtio_dev *dev)
 {

@@ -50,12 +50,15 @@ static const char *check_state(struct virtio_dev *dev, const struct virtio_dev_s
 		return "unknown state version";
 	if (s->device_type != dev->ops->device_type || s->nr_queues != dev->nr_queues)
 		return "state of another kind of device";
-	if (s->driver_features & ~dev->device_features)
+	/* A driver may write anything; only FEATURES_OK says it was accepted. */
+	if ((s->status & VIRTIO_STATUS_FEATURES_OK) && (s->driver_features & ~dev->device_features))
 		return "features that were not offered";
 	if (s->status & ~STATUS_BITS || s->isr & ~(VIRTIO_ISR_QUEUE | VIRTIO_ISR_CONFIG) ||
 	    s->broken > 1)
 		return "invalid status";
-	if ((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & VIRTIO_STATUS_FEATURES_OK))
+	/* A driver may set DRIVER_OK without FEATURES_OK, which breaks the device. */
+	if ((s->status & VIRTIO_STATUS_DRIVER_OK) && !(s->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    !s->broken)
 		return "DRIVER_OK without FEATURES_OK";
 	if (!!(s->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) != s->broken)
 		return "DEVICE_NEEDS_RESET and the broken flag disagree";
