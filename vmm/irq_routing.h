@@ -43,7 +43,8 @@ void irq_routing_destroy(struct irq_routing *r);
  * IRQ_ROUTING_MAX_MSI are taken.
  */
 int irq_routing_add_msi(struct irq_routing *r, int eventfd, unsigned int *gsi);
-/* Unbinds EVENTFD from GSI (the route itself stays reserved). */
+/* Unbinds EVENTFD from GSI (the route itself stays reserved). Slow (KVM
+ * waits for its irqfd clean-up, ~4 ms); closing the eventfd unbinds it too. */
 int irq_routing_remove_msi(struct irq_routing *r, int eventfd, unsigned int gsi);
 
 /* Points GSI's route at the MSI (ADDRESS, DATA) and commits the table. */

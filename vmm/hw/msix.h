@@ -56,6 +56,8 @@ struct msix;
 
 /* NR_VECTORS (1 to MSIX_MAX_VECTORS), all masked. ROUTING may be NULL. */
 int msix_create(struct irq_routing *routing, unsigned int nr_vectors, struct msix **out);
+/* Closes the vectors' eventfds, which detaches their irqfds in KVM; their
+ * GSIs stay reserved. */
 void msix_destroy(struct msix *m);
 
 unsigned int msix_nr_vectors(const struct msix *m);
