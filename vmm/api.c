@@ -13,6 +13,7 @@
 #include "api.h"
 #include "api_request.h"
 #include "exit_status.h"
+#include "virtio/virtio.h"
 #include "vireo/log.h"
 #include "vireo/unix_socket.h"
 #include "vireo/util.h"
@@ -134,6 +135,10 @@ static json_t *api_stats(struct api_server *srv)
 	json_object_set_new(unhandled, "pio", json_integer((json_int_t)__atomic_load_n(&vm->pio.unhandled, __ATOMIC_RELAXED)));
 	json_object_set_new(unhandled, "mmio", json_integer((json_int_t)__atomic_load_n(&vm->mmio.unhandled, __ATOMIC_RELAXED)));
 	json_object_set_new(res, "unhandled_accesses", unhandled);
+	json_t *devices = json_array();
+	for (unsigned int i = 0; i < vm->nr_virtio; i++)
+		json_array_append_new(devices, virtio_dev_stats(vm->virtio[i]));
+	json_object_set_new(res, "virtio", devices);
 	return res;
 }
 

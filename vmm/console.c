@@ -6,20 +6,19 @@
 
 #include "console.h"
 #include "exit_status.h"
-#include "serial_feed.h"
 #include "vireo/log.h"
 
 #define CTRL_A 0x01
 
 struct console {
-	struct serial_feed feed;
+	struct input_feed feed;
 	struct vm *vm;
 	bool is_tty, escape;
 	struct termios saved;
 };
 
 /* On a terminal, ctrl-a x stops the VM and ctrl-a ctrl-a sends one ctrl-a. */
-static size_t console_filter(struct serial_feed *f, const uint8_t *in, size_t len, uint8_t *out)
+static size_t console_filter(struct input_feed *f, const uint8_t *in, size_t len, uint8_t *out)
 {
 	struct console *c = f->opaque;
 	size_t n = 0;
@@ -35,7 +34,7 @@ static size_t console_filter(struct serial_feed *f, const uint8_t *in, size_t le
 			c->escape = false;
 			if (b == 'x' || b == 'X') {
 				vm_request_stop(c->vm, VMM_EXIT_OK, "stopped from the console (ctrl-a x)");
-				serial_feed_stop(f);
+				input_feed_stop(f);
 				f->closed = true;
 				return n;
 			}
@@ -53,10 +52,11 @@ static size_t console_filter(struct serial_feed *f, const uint8_t *in, size_t le
 void console_tick(struct console *c)
 {
 	if (c)
-		serial_feed_tick(&c->feed);
+		input_feed_tick(&c->feed);
 }
 
-int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct console **out)
+int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct console_sink sink,
+		   struct console **out)
 {
 	struct console *c = calloc(1, sizeof(*c));
 
@@ -77,7 +77,7 @@ int console_create(struct event_loop *loop, struct vm *vm, int in_fd, struct con
 	}
 	c->feed.filter = console_filter;
 	c->feed.opaque = c;
-	serial_feed_start(&c->feed, loop, in_fd, vm->serial);
+	input_feed_start(&c->feed, loop, in_fd, sink);
 	*out = c;
 	return 0;
 }
@@ -86,7 +86,7 @@ void console_destroy(struct console *c)
 {
 	if (!c)
 		return;
-	serial_feed_stop(&c->feed);
+	input_feed_stop(&c->feed);
 	if (c->is_tty)
 		tcsetattr(c->feed.src.fd, TCSANOW, &c->saved);
 	free(c);

@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include "console_socket.h"
-#include "serial_feed.h"
 #include "vireo/log.h"
 #include "vireo/unix_socket.h"
 
 struct cs_client {
-	struct serial_feed feed; /* input towards the guest */
+	struct input_feed feed; /* input towards the guest */
 	struct console_socket *cs;
 	int fd;
 };
@@ -22,7 +21,8 @@ struct console_socket {
 	struct unix_listener sock;
 	struct event_source listener;
 	struct event_loop *loop;
-	struct serial *serial;
+	struct console_sink sink;
+	bool attached;
 	/* Guarded by lock: vCPU threads write output while the main thread accepts. */
 	pthread_mutex_t lock;
 	uint8_t ring[CONSOLE_SOCKET_SCROLLBACK];
@@ -77,12 +77,12 @@ static void client_free(struct cs_client *c)
 		if (cs->clients[i] == c)
 			cs->clients[i] = NULL;
 	pthread_mutex_unlock(&cs->lock);
-	serial_feed_stop(&c->feed);
+	input_feed_stop(&c->feed);
 	close(c->fd);
 	free(c);
 }
 
-static void client_closed(struct serial_feed *f)
+static void client_closed(struct input_feed *f)
 {
 	client_free(f->opaque);
 }
@@ -126,7 +126,7 @@ static void listener_readable(struct event_source *src, uint32_t events)
 	}
 	c->feed.on_close = client_closed;
 	c->feed.opaque = c;
-	serial_feed_start(&c->feed, cs->loop, fd, cs->serial);
+	input_feed_start(&c->feed, cs->loop, fd, cs->sink);
 }
 
 int console_socket_create(struct event_loop *loop, const char *path, struct console_socket **out)
@@ -148,10 +148,14 @@ int console_socket_create(struct event_loop *loop, const char *path, struct cons
 	return 0;
 }
 
-int console_socket_attach(struct console_socket *cs, struct serial *serial)
+int console_socket_attach(struct console_socket *cs, struct console_sink sink)
 {
-	cs->serial = serial;
-	return event_loop_add(cs->loop, &cs->listener, EPOLLIN);
+	int ret;
+
+	cs->sink = sink;
+	ret = event_loop_add(cs->loop, &cs->listener, EPOLLIN);
+	cs->attached = ret == 0;
+	return ret;
 }
 
 void console_socket_tick(struct console_socket *cs)
@@ -162,7 +166,7 @@ void console_socket_tick(struct console_socket *cs)
 		/* Only the main thread changes the table, and we are on it. */
 		struct cs_client *c = cs->clients[i];
 		if (c)
-			serial_feed_tick(&c->feed);
+			input_feed_tick(&c->feed);
 	}
 }
 
@@ -173,7 +177,7 @@ void console_socket_destroy(struct console_socket *cs)
 	for (int i = 0; i < CONSOLE_SOCKET_MAX_CLIENTS; i++)
 		if (cs->clients[i])
 			client_free(cs->clients[i]);
-	if (cs->serial)
+	if (cs->attached)
 		event_loop_del(cs->loop, &cs->listener);
 	unix_listener_close(&cs->sock);
 	if (cs->dropped)

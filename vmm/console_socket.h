@@ -10,6 +10,7 @@
 #define VMM_CONSOLE_SOCKET_H
 
 #include "hw/serial.h"
+#include "input_feed.h"
 #include "vireo/event_loop.h"
 
 #define CONSOLE_SOCKET_SCROLLBACK (64 * 1024)
@@ -21,8 +22,8 @@ struct console_socket;
 int console_socket_create(struct event_loop *loop, const char *path, struct console_socket **out);
 /* The sink the UART writes to. */
 struct serial_sink console_socket_sink(struct console_socket *cs);
-/* Starts accepting clients once the UART exists. */
-int console_socket_attach(struct console_socket *cs, struct serial *serial);
+/* Starts accepting clients once the guest's end exists; their input goes to SINK. */
+int console_socket_attach(struct console_socket *cs, struct console_sink sink);
 void console_socket_tick(struct console_socket *cs);
 void console_socket_destroy(struct console_socket *cs);
 

@@ -18,10 +18,12 @@
 #include "console.h"
 #include "console_socket.h"
 #include "exit_status.h"
+#include "hw/serial.h"
 #include "sandbox.h"
 #include "vireo/event_loop.h"
 #include "vireo/log.h"
 #include "vireo/util.h"
+#include "virtio/console.h"
 #include "vm.h"
 
 #define DEFAULT_MEM_MIB 128
@@ -31,6 +33,7 @@ struct options {
 	struct vm_config vm;
 	const char *serial;
 	int serial_file;          /* --serial file:PATH, else -1 */
+	const char *console;
 	const char *api_sock;
 	struct sandbox_config sandbox;
 };
@@ -50,11 +53,34 @@ static void usage(FILE *f)
 		"                 [--cpus N] [--serial stdio|file:PATH|unix:PATH|none]\n"
 		"                 [--api-sock PATH]\n"
 		"                 [--boot-protocol auto|linux64|pvh] [--name NAME]\n"
+		"                 [--rng] [--console stdio|file:PATH|none]\n"
 		"                 [--log-level none|error|warning|info|verbose|trivia]\n"
 		"                 [--sandbox UID:GID]\n"
 		"Runs one virtual machine. Exit status: 0 when the guest powers off or resets,\n"
 		"(v << 1) | 1 when it writes v to port 0xf4, an even number from 2 when the VMM\n"
 		"fails (see docs/vireo-vmm.md).\n");
+}
+
+/* --console: a virtio-console (hvc0) whose output goes to stdout or a file. */
+static int parse_console(struct options *o)
+{
+	if (strcmp(o->console, "none") == 0)
+		return 0;
+	o->vm.virtio_console = true;
+	if (strcmp(o->console, "stdio") == 0) {
+		o->vm.virtio_console_fd = STDOUT_FILENO;
+	} else if (strncmp(o->console, "file:", 5) == 0 && o->console[5]) {
+		o->vm.virtio_console_fd = open(o->console + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					       0640);
+		if (o->vm.virtio_console_fd < 0) {
+			fprintf(stderr, "vireo-vmm: --console %s: %s\n", o->console, strerror(errno));
+			return -EINVAL;
+		}
+	} else {
+		fprintf(stderr, "vireo-vmm: --console is stdio, file:PATH or none\n");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -72,6 +98,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "sandbox", required_argument, NULL, 'S' },
 		{ "sandbox-selftest", required_argument, NULL, 'T' },
+		{ "rng", no_argument, NULL, 'r' },
+		{ "console", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -85,6 +113,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->serial_file = -1;
 	o->serial = "stdio";
 	o->sandbox.selftest = SANDBOX_THREAD_TYPES;
+	o->console = "none";
+	o->vm.virtio_console_fd = -1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -116,6 +146,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'a':
 			o->api_sock = optarg;
+			break;
+		case 'r':
+			o->vm.virtio_rng = true;
+			break;
+		case 'C':
+			o->console = optarg;
 			break;
 		case 'b':
 			if (boot_protocol_parse(optarg, &o->vm.protocol) < 0) {
@@ -178,7 +214,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "vireo-vmm: --serial is stdio, file:PATH, unix:PATH or none\n");
 		return -EINVAL;
 	}
-	return 0;
+	return parse_console(o);
 }
 
 static void on_stop(struct event_source *src, uint32_t events)
@@ -196,6 +232,16 @@ static void on_signal(struct event_source *src, uint32_t events)
 
 	if (read(src->fd, &si, sizeof(si)) == sizeof(si))
 		vm_request_stop(ctx->vm, VMM_EXIT_OK, "stopped by signal %s", strsignal((int)si.ssi_signo));
+}
+
+static size_t serial_sink(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_receive(opaque, buf, len);
+}
+
+static size_t virtio_console_sink(void *opaque, const uint8_t *buf, size_t len)
+{
+	return virtio_console_receive(opaque, buf, len);
 }
 
 static void on_tick(void *opaque)
@@ -240,7 +286,8 @@ int main(int argc, char **argv)
 	status = vm_create(&opt.vm, &ctx.vm);
 	if (status != VMM_EXIT_OK)
 		goto out;
-	if (ctx.console_socket && console_socket_attach(ctx.console_socket, ctx.vm->serial) < 0) {
+	struct console_sink com1 = { serial_sink, ctx.vm->serial };
+	if (ctx.console_socket && console_socket_attach(ctx.console_socket, com1) < 0) {
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
@@ -256,7 +303,12 @@ int main(int argc, char **argv)
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
-	if (strcmp(opt.serial, "stdio") == 0 && console_create(ctx.loop, ctx.vm, STDIN_FILENO, &ctx.console) < 0) {
+	/* Typed input goes to hvc0 when it is on stdio, else to COM1 when that is. */
+	struct console_sink typed = com1;
+	if (strcmp(opt.console, "stdio") == 0)
+		typed = (struct console_sink){ virtio_console_sink, ctx.vm->virtio_console };
+	if ((strcmp(opt.serial, "stdio") == 0 || strcmp(opt.console, "stdio") == 0) &&
+	    console_create(ctx.loop, ctx.vm, STDIN_FILENO, typed, &ctx.console) < 0) {
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
@@ -285,5 +337,7 @@ out:
 	vm_destroy_detached(ctx.vm);
 	if (opt.serial_file >= 0)
 		close(opt.serial_file);
+	if (opt.vm.virtio_console_fd > STDERR_FILENO)
+		close(opt.vm.virtio_console_fd);
 	return status;
 }

@@ -14,9 +14,13 @@
 #include "hw/pci.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
+#include "iothread.h"
+#include "irq_routing.h"
 #include "vcpu.h"
 #include "vireo/log.h"
 #include "vireo/util.h"
+#include "virtio/console.h"
+#include "virtio/rng.h"
 #include "vm.h"
 #include "x86/cpuid.h"
 #include "x86/layout.h"
@@ -184,6 +188,52 @@ static int vm_create_devices(struct vm *vm)
 	return 0;
 }
 
+/* The virtio devices: MSI-X through irqfds, kicks through ioeventfds, work
+ * on one shared I/O thread ("virtio-io"). */
+static int vm_create_virtio(struct vm *vm)
+{
+	struct virtio_host host;
+	struct virtio_dev *dev;
+	int ret;
+
+	if (!vm->cfg.virtio_rng && !vm->cfg.virtio_console)
+		return 0;
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0) {
+		log_error("KVM on this host lacks ioeventfd (KVM_CAP_IOEVENTFD), needed for virtio");
+		return -ENOTSUP;
+	}
+	if ((ret = irq_routing_create(vm->vm_fd, &vm->irq_routing)) < 0 ||
+	    (ret = iothread_create("virtio-io", &vm->iothread)) < 0)
+		return ret;
+	host = (struct virtio_host){ .mem = vm->mem, .pci = vm->pci, .routing = vm->irq_routing,
+				     .vm_fd = vm->vm_fd, .iothread = vm->iothread };
+	if (vm->cfg.virtio_rng) {
+		if ((ret = virtio_rng_create(&host, "rng0", &dev)) < 0)
+			return ret;
+		vm->virtio[vm->nr_virtio++] = dev;
+	}
+	if (vm->cfg.virtio_console) {
+		if ((ret = virtio_console_create(&host, "console0", vm->cfg.virtio_console_fd, &dev)) < 0)
+			return ret;
+		vm->virtio[vm->nr_virtio++] = dev;
+		vm->virtio_console = dev;
+	}
+	return 0;
+}
+
+/* Stops the I/O thread, then frees the devices: after this nothing touches guest RAM. */
+static void vm_destroy_virtio(struct vm *vm)
+{
+	iothread_destroy(vm->iothread);
+	vm->iothread = NULL;
+	for (unsigned int i = 0; i < vm->nr_virtio; i++)
+		virtio_dev_destroy(vm->virtio[i]);
+	vm->nr_virtio = 0;
+	vm->virtio_console = NULL;
+	irq_routing_destroy(vm->irq_routing);
+	vm->irq_routing = NULL;
+}
+
 int vm_create(const struct vm_config *cfg, struct vm **out)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -234,7 +284,7 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	if (boot_prepare(vm->mem, &bc, &vm->boot) < 0)
 		return VMM_EXIT_BAD_IMAGE;
 
-	if (vm_create_devices(vm) < 0)
+	if (vm_create_devices(vm) < 0 || vm_create_virtio(vm) < 0)
 		return VMM_EXIT_HOST;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vcpu_init(vm, &vm->vcpus[i], i) < 0)
@@ -297,6 +347,9 @@ int vm_pause(struct vm *vm)
 		vm->state = VM_STATE_PAUSED;
 out:
 	pthread_mutex_unlock(&vm->lock);
+	/* The devices too: nothing writes guest memory while paused. */
+	for (unsigned int i = 0; ret == 0 && i < vm->nr_virtio; i++)
+		virtio_dev_pause(vm->virtio[i]);
 	return ret;
 }
 
@@ -308,6 +361,8 @@ int vm_resume(struct vm *vm)
 	if (vm->state == VM_STATE_STOPPING || vm->state == VM_STATE_CREATED) {
 		ret = -EBUSY;
 	} else {
+		for (unsigned int i = 0; i < vm->nr_virtio; i++)
+			virtio_dev_resume(vm->virtio[i]);
 		vm->pause_requested = false;
 		vm->state = VM_STATE_RUNNING;
 		pthread_cond_broadcast(&vm->cond);
@@ -340,6 +395,7 @@ void vm_destroy_detached(struct vm *vm)
 		return;
 	}
 	vm_join(vm);
+	vm_destroy_virtio(vm);
 	guest_memory_destroy(vm->mem); /* nothing for fork to copy */
 	vm->mem = NULL;
 	pid_t pid = fork();
@@ -365,6 +421,7 @@ void vm_destroy(struct vm *vm)
 	if (vm_get_state(vm) != VM_STATE_STOPPING)
 		vm_request_stop(vm, VMM_EXIT_OK, "the VMM is shutting down");
 	vm_join(vm);
+	vm_destroy_virtio(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].vm)
 			vcpu_fini(&vm->vcpus[i]);

@@ -19,11 +19,15 @@
 #include "x86/boot.h"
 
 #define VM_MAX_VCPUS 64
+#define VM_MAX_VIRTIO 16
 
 struct serial;
 struct i8042;
 struct rtc;
 struct pci;
+struct irq_routing;
+struct iothread;
+struct virtio_dev;
 
 struct vm_config {
 	const char *name;        /* for logs; "vm" by default */
@@ -34,6 +38,9 @@ struct vm_config {
 	uint64_t mem_bytes;
 	unsigned int nr_vcpus;
 	struct serial_sink serial; /* where COM1 output goes */
+	bool virtio_rng;         /* a virtio-rng device */
+	bool virtio_console;     /* a virtio-console device (hvc0) */
+	int virtio_console_fd;   /* where hvc0 output goes; -1 to discard (not owned) */
 };
 
 /* Exit counters; the index names are in vcpu_exit_names. */
@@ -73,6 +80,13 @@ struct vm {
 	struct rtc *rtc;
 	struct pci *pci;
 	struct debug_exit debug_exit;
+
+	/* virtio devices (vmm/virtio/): MSI routes, their shared I/O thread. */
+	struct irq_routing *irq_routing;
+	struct iothread *iothread;
+	struct virtio_dev *virtio[VM_MAX_VIRTIO];
+	unsigned int nr_virtio;
+	struct virtio_dev *virtio_console; /* also in virtio[] */
 
 	pthread_mutex_t lock;    /* guards everything below */
 	pthread_cond_t cond;

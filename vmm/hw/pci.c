@@ -147,6 +147,8 @@ static uint32_t device_config_read(struct pci_device *dev, unsigned int offset, 
 	uint32_t v = 0;
 	for (unsigned int i = 0; i < size; i++)
 		v |= (uint32_t)dev->config[offset + i] << (8 * i);
+	if (dev->config_read)
+		v = dev->config_read(dev, offset, size, v);
 	return v;
 }
 
@@ -168,6 +170,36 @@ static void device_config_write(struct pci *pci, struct pci_device *dev, unsigne
 		pci_update_mappings(pci, dev);
 	if (dev->config_written)
 		dev->config_written(dev, offset, size);
+}
+
+void pci_device_save_config(struct pci_device *dev, uint8_t config[PCI_CONFIG_SIZE])
+{
+	pthread_mutex_lock(&dev->pci->lock);
+	memcpy(config, dev->config, PCI_CONFIG_SIZE);
+	pthread_mutex_unlock(&dev->pci->lock);
+}
+
+int pci_device_restore_config(struct pci_device *dev, const uint8_t config[PCI_CONFIG_SIZE])
+{
+	struct pci *pci = dev->pci;
+
+	pthread_mutex_lock(&pci->lock);
+	for (unsigned int i = 0; i < PCI_CONFIG_SIZE; i++) {
+		uint8_t ro = (uint8_t)~(dev->wmask[i] | dev->w1cmask[i]);
+		if ((config[i] ^ dev->config[i]) & ro) {
+			pthread_mutex_unlock(&pci->lock);
+			return -EINVAL;
+		}
+	}
+	for (unsigned int i = 0; i < PCI_CONFIG_SIZE; i++) {
+		uint8_t keep = (uint8_t)~(dev->wmask[i] | dev->w1cmask[i]);
+		dev->config[i] = (uint8_t)((dev->config[i] & keep) | (config[i] & ~keep));
+	}
+	pci_update_mappings(pci, dev);
+	if (dev->config_written)
+		dev->config_written(dev, 0, PCI_CONFIG_SIZE);
+	pthread_mutex_unlock(&pci->lock);
+	return 0;
 }
 
 uint32_t pci_config_read(struct pci *pci, unsigned int slot, unsigned int offset,

@@ -67,6 +67,10 @@ struct pci_device {
 	struct pci *pci;
 	/* Called after a configuration write landed (with the PCI lock held). */
 	void (*config_written)(struct pci_device *dev, unsigned int offset, unsigned int size);
+	/* Optional: called for each configuration read (PCI lock held) with the
+	 * stored VALUE; returns what the guest reads (registers with side effects). */
+	uint32_t (*config_read)(struct pci_device *dev, unsigned int offset, unsigned int size,
+				uint32_t value);
 	void *opaque;
 };
 
@@ -95,6 +99,17 @@ void pci_destroy(struct pci *pci);
 
 /* Puts DEV (not owned) in the first free slot and assigns its BARs. */
 int pci_add_device(struct pci *pci, struct pci_device *dev);
+
+/* Copies DEV's configuration space out (PCI lock taken), for saving. */
+void pci_device_save_config(struct pci_device *dev, uint8_t config[PCI_CONFIG_SIZE]);
+/*
+ * Loads a saved configuration space into DEV (added to a bus): the bits the
+ * guest can write (and the write-1-to-clear ones) are taken from CONFIG,
+ * BARs are mapped as it says, and config_written is called for the whole
+ * space. -EINVAL (nothing changed) if CONFIG differs from DEV in a
+ * read-only bit, i.e. it was saved from another kind of device.
+ */
+int pci_device_restore_config(struct pci_device *dev, const uint8_t config[PCI_CONFIG_SIZE]);
 
 /* The ports the bus answers on; register them with pci_bus_ops. */
 #define PCI_PORTS_BASE 0xcf8

@@ -3,10 +3,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "hw/serial.h"
-#include "serial_feed.h"
+#include "input_feed.h"
 
-static void feed_watch(struct serial_feed *f, bool on)
+static void feed_watch(struct input_feed *f, bool on)
 {
 	if (on == f->watching || f->closed)
 		return;
@@ -20,11 +19,11 @@ static void feed_watch(struct serial_feed *f, bool on)
 }
 
 /* Hands buffered input to the UART; returns true when all of it went. */
-static bool feed_flush(struct serial_feed *f)
+static bool feed_flush(struct input_feed *f)
 {
 	while (f->pending_off < f->pending_len) {
-		size_t n = serial_receive(f->serial, f->pending + f->pending_off,
-					  f->pending_len - f->pending_off);
+		size_t n = f->sink.receive(f->sink.opaque, f->pending + f->pending_off,
+					   f->pending_len - f->pending_off);
 		if (n == 0)
 			return false;
 		f->pending_off += n;
@@ -35,7 +34,7 @@ static bool feed_flush(struct serial_feed *f)
 
 static void feed_readable(struct event_source *src, uint32_t events)
 {
-	struct serial_feed *f = src->opaque;
+	struct input_feed *f = src->opaque;
 	uint8_t buf[sizeof(f->pending)];
 	ssize_t n;
 
@@ -44,7 +43,7 @@ static void feed_readable(struct event_source *src, uint32_t events)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		serial_feed_stop(f);
+		input_feed_stop(f);
 		f->closed = true;
 		if (f->on_close)
 			f->on_close(f); /* may free f */
@@ -62,24 +61,24 @@ static void feed_readable(struct event_source *src, uint32_t events)
 		feed_watch(f, false); /* the guest is not reading: wait for room */
 }
 
-void serial_feed_start(struct serial_feed *f, struct event_loop *loop, int fd,
-		       struct serial *serial)
+void input_feed_start(struct input_feed *f, struct event_loop *loop, int fd,
+		      struct console_sink sink)
 {
 	f->src = (struct event_source){ .fd = fd, .callback = feed_readable, .opaque = f };
 	f->loop = loop;
-	f->serial = serial;
+	f->sink = sink;
 	f->watching = f->closed = false;
 	f->pending_len = f->pending_off = 0;
 	feed_watch(f, true);
 }
 
-void serial_feed_tick(struct serial_feed *f)
+void input_feed_tick(struct input_feed *f)
 {
 	if (!f->watching && !f->closed && feed_flush(f))
 		feed_watch(f, true);
 }
 
-void serial_feed_stop(struct serial_feed *f)
+void input_feed_stop(struct input_feed *f)
 {
 	feed_watch(f, false);
 }
