@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "iothread.h"
+#include "sandbox.h"
 #include "vireo/log.h"
 
 struct iothread {
@@ -34,6 +35,8 @@ static void *iothread_main(void *arg)
 	int ret;
 
 	pthread_setname_np(pthread_self(), t->name);
+	if (sandbox_apply(SANDBOX_IO) < 0)
+		return NULL; /* the VMM is not starting after all */
 	ret = event_loop_run(t->loop, 0, NULL, NULL);
 	if (ret < 0)
 		log_error_errno(ret, "I/O thread %s: event loop failed", t->name);
@@ -61,8 +64,10 @@ int iothread_create(const char *name, struct iothread **out)
 		ret = event_loop_add(t->loop, &t->stop_src, EPOLLIN);
 	if (ret < 0)
 		goto fail;
-	/* Signals are for the main thread and the vCPU kicks: block them all here. */
+	/* Signals are for the main thread and the vCPU kicks: block them all here,
+	 * but SIGSYS, which reports a sandbox violation (blocked, it would kill). */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&t->thread, NULL, iothread_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -317,6 +317,7 @@ int main(int argc, char **argv)
 		status = VMM_EXIT_HOST;
 		goto out;
 	}
+	sandbox_release(true);
 	if (vm_start(ctx.vm) == 0 && sandbox_apply(SANDBOX_CONTROL) == 0)
 		event_loop_run(ctx.loop, CONSOLE_TICK_MS, on_tick, &ctx);
 	else
@@ -328,6 +329,7 @@ int main(int argc, char **argv)
 	else
 		log_error("exit %d: %s", status, ctx.vm->exit_reason);
 out:
+	sandbox_release(false); /* I/O threads still waiting end now */
 	console_destroy(ctx.console);
 	console_socket_destroy(ctx.console_socket);
 	api_server_destroy(api);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -20,6 +21,11 @@
 
 static struct sandbox_config config = { .selftest = SANDBOX_THREAD_TYPES };
 static __thread int thread_type = -1;
+
+/* The gate I/O threads wait at until the process is sandboxed: 0 closed, 1 open, -1 abandoned. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate;
 
 static const char *const type_names[SANDBOX_THREAD_TYPES] = {
 	[SANDBOX_CONTROL] = "control", [SANDBOX_VCPU] = "vcpu", [SANDBOX_IO] = "io",
@@ -106,8 +112,8 @@ static size_t put_decimal(char *p, long v)
 /* Reports the forbidden call with async-signal-safe calls only, then exits. */
 static void sigsys_handler(int sig, siginfo_t *si, void *ctx)
 {
-	static const char head[] = "vireo-vmm: sandbox: a ";
-	static const char mid[] = " thread made the forbidden system call ";
+	static const char head[] = "vireo-vmm: sandbox: a thread of type ";
+	static const char mid[] = " made the forbidden system call ";
 	static const char tail[] = "; stopping\n";
 	const char *type = thread_type >= 0 ? type_names[thread_type] : "unknown";
 	char msg[160];
@@ -181,13 +187,32 @@ static int add_calls(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
+void sandbox_release(bool ok)
+{
+	pthread_mutex_lock(&gate_lock);
+	if (gate == 0) {
+		gate = ok ? 1 : -1;
+		pthread_cond_broadcast(&gate_cond);
+	}
+	pthread_mutex_unlock(&gate_lock);
+}
+
 int sandbox_apply(enum sandbox_thread type)
 {
 	scmp_filter_ctx ctx;
-	int ret;
+	int ret, open;
 
 	if (!config.enabled)
 		return 0;
+	if (type == SANDBOX_IO) {
+		pthread_mutex_lock(&gate_lock);
+		while (gate == 0)
+			pthread_cond_wait(&gate_cond, &gate_lock);
+		open = gate;
+		pthread_mutex_unlock(&gate_lock);
+		if (open < 0)
+			return -ECANCELED;
+	}
 	thread_type = (int)type;
 	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
@@ -218,7 +243,7 @@ int sandbox_apply(enum sandbox_thread type)
 		return ret;
 	}
 	if (config.selftest == type) {
-		log_warn("sandbox: self-test: a %s thread makes a forbidden call", type_names[type]);
+		log_warn("sandbox: self-test: a thread of type %s makes a forbidden call", type_names[type]);
 		syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
 	}
 	return 0;

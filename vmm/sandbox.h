@@ -37,10 +37,17 @@ int sandbox_thread_parse(const char *s, enum sandbox_thread *out);
 
 /* Remembers CFG for sandbox_apply and installs the SIGSYS reporter. */
 int sandbox_init(const struct sandbox_config *cfg);
-/* Mount namespace, empty root, unprivileged ids. Call before any thread starts. */
+/* Mount namespace, empty root, unprivileged ids. Call before vCPU threads
+ * start; I/O threads already started wait in sandbox_apply() (below). */
 int sandbox_enter(void);
-/* Loads the filter for the calling thread (a no-op when the sandbox is off). */
+/*
+ * Loads the filter for the calling thread (a no-op when the sandbox is off).
+ * An I/O thread, which may start before sandbox_enter(), first waits until
+ * sandbox_release() is called: with OK false it gets -ECANCELED and must end.
+ */
 int sandbox_apply(enum sandbox_thread type);
+/* Lets waiting I/O threads go on (OK) or end (!OK). Only the first call counts. */
+void sandbox_release(bool ok);
 bool sandbox_enabled(void);
 
 #endif

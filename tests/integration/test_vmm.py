@@ -320,11 +320,14 @@ def sandbox():
         check(status == EXIT_OK, f"clean exit from the sandbox ({status})")
     finally:
         vm.close()
-    for thread in ("vcpu", "control"):
-        status, _, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "counter",
+    for thread in ("vcpu", "control", "io"):
+        status, _, log = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "rng", "--rng",
                                   "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}", "--sandbox-selftest", thread])
-        check(status == EXIT_SANDBOX and f"a {thread} thread made the forbidden system call 41" in log,
+        check(status == EXIT_SANDBOX and f"a thread of type {thread} made the forbidden system call 41" in log,
               f"a forbidden call from a {thread} thread stops the VMM with status 14 ({status})")
+    status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "rng", "--rng", "--console", "file:/dev/null",
+                                 "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}"])
+    check(status == PASS and "rng: quality ok" in serial, "virtio devices work in the sandbox")
 
 
 @case
