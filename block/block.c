@@ -442,7 +442,8 @@ int block_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum
 int block_status_chain(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum,
 		       uint64_t *host_off, unsigned *flags, int *depth)
 {
-	uint64_t n = len;
+	uint64_t n = len, prev_host = 0;
+	unsigned prev_flags = 0;
 	int d = 0;
 
 	for (struct blockdev *b = bd; b; b = b->backing, d++) {
@@ -450,8 +451,10 @@ int block_status_chain(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t
 		int r;
 		if (off >= b->size) {          /* past the end of a shorter backing */
 			*pnum = n;
-			*flags = BLOCK_STATUS_ZERO;
-			*depth = d;
+			*flags = BLOCK_STATUS_ZERO | (prev_flags & BLOCK_STATUS_OFFSET);
+			if (host_off)
+				*host_off = prev_host;
+			*depth = d ? d - 1 : 0;
 			return 0;
 		}
 		r = block_status(b, off, n, &p, host_off, flags);
@@ -464,6 +467,8 @@ int block_status_chain(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t
 			*depth = d;
 			return 0;
 		}
+		prev_flags = *flags;
+		prev_host = host_off ? *host_off : 0;
 	}
 	*pnum = n;
 	*flags = BLOCK_STATUS_ZERO;

@@ -116,7 +116,7 @@ static int classify(struct blockdev *bd, const uint8_t *tbl, uint32_t j, uint32_
 	} else {
 		*t = QC_UNALLOC;
 	}
-	*host = h + (uint64_t)k * q->sc_size;
+	*host = h ? h + (uint64_t)k * q->sc_size : 0;
 	return 0;
 }
 
@@ -164,13 +164,16 @@ static int get_mapping(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t
 		uint64_t ulen = (tt == QC_COMPRESSED ? cs : unit) - in_unit;
 		if (pos == off) {
 			first = tt;
-			first_host = tt == QC_COMPRESSED ? hh : hh + in_unit;
+			first_host = tt == QC_COMPRESSED ? hh : hh ? hh + in_unit : 0;
 			if (tt == QC_COMPRESSED) {
 				pos += ulen;
 				break;
 			}
-		} else if (tt != first || (tt == QC_NORMAL && hh + in_unit != first_host + (pos - off))) {
+		} else if (tt != first) {
 			break;
+		} else if ((tt == QC_NORMAL || hh || first_host) &&
+			   (!hh || !first_host || hh + in_unit != first_host + (pos - off))) {
+			break;  /* data (or allocated zeroes) must stay contiguous on the host */
 		}
 		pos += ulen;
 	}
@@ -755,14 +758,33 @@ int qcow2_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum
 	switch (t) {
 	case QC_UNALLOC:
 		*flags = bd->backing ? 0 : BLOCK_STATUS_ZERO;
+		if (h) {        /* unallocated subcluster of an allocated cluster */
+			*flags |= BLOCK_STATUS_OFFSET;
+			*host_off = h;
+		}
 		break;
 	case QC_ZERO:
 		*flags = BLOCK_STATUS_ALLOCATED | BLOCK_STATUS_ZERO;
+		if (h) {        /* zeroes over an allocated cluster */
+			*flags |= BLOCK_STATUS_OFFSET;
+			*host_off = h;
+		}
 		break;
-	case QC_NORMAL:
+	case QC_NORMAL: {
+		bool data;
+		uint64_t n;
 		*flags = BLOCK_STATUS_ALLOCATED | BLOCK_STATUS_DATA | BLOCK_STATUS_OFFSET;
 		*host_off = h;
+		/* A hole in the image file reads as zeroes. */
+		r = bfile_data_status(bd->file, h, *pnum, &data, &n);
+		if (r)
+			return r;
+		if (!data)
+			*flags |= BLOCK_STATUS_ZERO;
+		if (n && n < *pnum)
+			*pnum = n;
 		break;
+	}
 	case QC_COMPRESSED:
 		*flags = BLOCK_STATUS_ALLOCATED | BLOCK_STATUS_DATA;
 		break;

@@ -539,7 +539,7 @@ static int chk_copied(struct chk *c)
 			if (w == hv)
 				continue;
 			c->res->corruptions++;
-			if ((c->fix & BLOCK_FIX_ERRORS) && want) {
+			if (c->fix & BLOCK_FIX_ERRORS) {
 				be64_put(p, w ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
 				changed = true;
 				c->res->corruptions_fixed++;
@@ -635,22 +635,16 @@ static int chk_pass(struct blockdev *bd, struct block_check *res, unsigned fix)
 		q->avoid = c.ref;
 		q->avoid_n = c.n;
 	}
-	uint64_t end = c.n, last_used = 0;
-	for (uint64_t i = 0; i < q->rt_size; i++)
-		if (q->rt[i] & L1E_OFFSET_MASK && (i + 1) * q->rb_entries > end)
-			end = (i + 1) * q->rb_entries;
-	for (uint64_t ci = 0; ci < end; ci++) {
-		uint64_t ri = ci / q->rb_entries, rc;
-		if (ci >= c.n && (ri >= q->rt_size || !(q->rt[ri] & L1E_OFFSET_MASK))) {
-			ci = (ri + 1) * q->rb_entries - 1;
-			continue;
-		}
+	/* Like qemu-img, refcounts past the end of the file are not looked at. */
+	uint64_t last_used = 0;
+	for (uint64_t ci = 0; ci < c.n; ci++) {
+		uint64_t rc;
 		r = qcow2_rc_get(bd, ci, &rc);
 		if (r) {
 			res->check_errors++;
 			continue;
 		}
-		uint64_t want = ci < c.n ? c.ref[ci] : 0;
+		uint64_t want = c.ref[ci];
 		if (rc || want)
 			last_used = ci + 1;
 		if (rc == want)

@@ -214,8 +214,7 @@ int qcow2_fix_copied(struct blockdev *bd)
 			if (r)
 				return r;
 		}
-		if (rc != 1)
-			continue;
+		/* Shared L2 tables too: the flag follows the data cluster's refcount. */
 		r = qcow2_cache_get(bd, &q->l2c, l2off, false, &t);
 		if (r)
 			return r;

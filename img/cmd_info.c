@@ -75,14 +75,16 @@ static json_t *info_json(struct blockdev *bd, const struct block_info *in)
 	json_object_set_new(o, "actual-size", json_integer((json_int_t)in->actual_size));
 	if (in->compat) {
 		json_t *d = json_object(), *fs = json_object();
+		bool v3 = strcmp(in->compat, "0.10");
 		json_object_set_new(d, "compat", json_string(in->compat));
-		if (strcmp(in->compat, "0.10")) {
-			json_object_set_new(d, "compression-type", json_string(in->compression_type));
+		json_object_set_new(d, "compression-type", json_string(in->compression_type));
+		if (v3)
 			json_object_set_new(d, "lazy-refcounts", json_boolean(in->lazy_refcounts));
-		}
 		json_object_set_new(d, "refcount-bits", json_integer(in->refcount_bits));
-		json_object_set_new(d, "corrupt", json_boolean(in->corrupt));
-		json_object_set_new(d, "extended-l2", json_boolean(in->extended_l2));
+		if (v3) {
+			json_object_set_new(d, "corrupt", json_boolean(in->corrupt));
+			json_object_set_new(d, "extended-l2", json_boolean(in->extended_l2));
+		}
 		json_object_set_new(fs, "type", json_string(in->format));
 		json_object_set_new(fs, "data", d);
 		json_object_set_new(o, "format-specific", fs);
@@ -150,14 +152,16 @@ static void info_human(struct blockdev *bd, const struct block_info *in)
 		print_snapshots(in);
 	if (in->compat) {
 		printf("Format specific information:\n");
+		bool v3 = strcmp(in->compat, "0.10");
 		printf("    compat: %s\n", in->compat);
-		if (strcmp(in->compat, "0.10")) {
-			printf("    compression type: %s\n", in->compression_type);
+		printf("    compression type: %s\n", in->compression_type);
+		if (v3)
 			printf("    lazy refcounts: %s\n", in->lazy_refcounts ? "true" : "false");
-		}
 		printf("    refcount bits: %d\n", in->refcount_bits);
-		printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
-		printf("    extended l2: %s\n", in->extended_l2 ? "true" : "false");
+		if (v3) {
+			printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
+			printf("    extended l2: %s\n", in->extended_l2 ? "true" : "false");
+		}
 	} else if (in->subformat) {
 		printf("Format specific information:\n    create type: %s\n", in->subformat);
 	}
@@ -489,7 +493,7 @@ int cmd_measure(int argc, char **argv)
 	}
 	if (json) {
 		json_t *j = json_object();
-		if (!strcmp(ofmt, "qcow2"))
+		if (!strcmp(ofmt, "qcow2") && bd)
 			json_object_set_new(j, "bitmaps", json_integer(0));
 		json_object_set_new(j, "required", json_integer((json_int_t)m.required));
 		json_object_set_new(j, "fully-allocated", json_integer((json_int_t)m.fully_allocated));
@@ -498,7 +502,7 @@ int cmd_measure(int argc, char **argv)
 	} else {
 		printf("required size: %llu\nfully allocated size: %llu\n",
 		       (unsigned long long)m.required, (unsigned long long)m.fully_allocated);
-		if (!strcmp(ofmt, "qcow2"))
+		if (!strcmp(ofmt, "qcow2") && bd)
 			printf("bitmaps size: 0\n");
 	}
 	status = 0;

@@ -1,0 +1,453 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""vireo-img against qemu-img, the oracle.
+
+1. Images qemu-img makes (every format option, random content, compressed
+   clusters, backing chains, snapshots) read back through vireo-img byte for
+   byte as through `qemu-img convert -O raw`.
+2. Every image vireo-img writes passes `qemu-img check` and reads back the
+   same in qemu-img.
+3. `vireo-img info --output=json` agrees with qemu-img's on format, virtual
+   size, cluster size, backing file and snapshots; map, measure, compare and
+   check exit codes agree too.
+
+usage: test_img_oracle.py VIREO_IMG IMG_WRITER [TEST_NAME...]
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import imglib  # noqa: E402
+from imglib import QEMU_IMG, run, qemu_io, qemu_raw, random_writes  # noqa: E402
+
+VIMG = None
+WRITER = None
+MB = 1 << 20
+
+
+def vraw(path, fmt=None):
+    return imglib.vireo_raw(VIMG, path, fmt)
+
+
+def same_content(path, fmt=None):
+    q = qemu_raw(path, fmt)
+    v = vraw(path, fmt)
+    assert len(q) == len(v), "size %d vs %d" % (len(q), len(v))
+    if q != v:
+        for i in range(0, len(q), 512):
+            if q[i:i + 512] != v[i:i + 512]:
+                raise AssertionError("%s: content differs at offset %d" % (path, i))
+    return q
+
+
+def qcheck(path):
+    p = run([QEMU_IMG, "check", "--output=json", path], check=False)
+    assert p.returncode == 0, "qemu-img check %s: rc %d\n%s%s" % (path, p.returncode,
+                                                                  p.stdout, p.stderr)
+
+
+def info_agrees(path, extra=()):
+    q = imglib.info_json(QEMU_IMG, path, extra)
+    v = imglib.info_json(VIMG, path, extra)
+    for k in ("format", "virtual-size", "cluster-size", "backing-filename",
+              "backing-filename-format", "full-backing-filename"):
+        assert q.get(k) == v.get(k), "%s: info %s: qemu %r vireo %r" % (path, k, q.get(k), v.get(k))
+    qs = [(s["id"], s["name"]) for s in q.get("snapshots", [])]
+    vs = [(s["id"], s["name"]) for s in v.get("snapshots", [])]
+    assert qs == vs, "snapshots: qemu %r vireo %r" % (qs, vs)
+    if "format-specific" in q:
+        qd, vd = q["format-specific"]["data"], v["format-specific"]["data"]
+        for k in ("compat", "compression-type", "lazy-refcounts", "refcount-bits",
+                  "extended-l2"):
+            assert qd.get(k) == vd.get(k), "%s: %s qemu %r vireo %r" % (path, k, qd.get(k), vd.get(k))
+
+
+def map_agrees(path):
+    q = json.loads(run([QEMU_IMG, "map", "--output=json", path]).stdout)
+    v = json.loads(run([VIMG, "map", "--output=json", path]).stdout)
+    for a, b in zip(q, v):
+        assert a == b, "%s: map differs: qemu %s vireo %s" % (path, a, b)
+    assert len(q) == len(v), "%s: map lengths %d vs %d" % (path, len(q), len(v))
+
+
+# ---- 1. images made by qemu-img ----
+
+QCOW2_OPTS = [
+    "compat=0.10",
+    "compat=1.1",
+    "cluster_size=512",
+    "cluster_size=4k,refcount_bits=1",
+    "cluster_size=2M",
+    "refcount_bits=64",
+    "lazy_refcounts=on",
+    "extended_l2=on",
+    "extended_l2=on,cluster_size=16k",
+    "compression_type=zstd",
+    "preallocation=metadata",
+    "preallocation=falloc",
+]
+
+
+def test_qemu_qcow2_options(d):
+    for i, o in enumerate(QCOW2_OPTS):
+        p = os.path.join(d, "o%d.qcow2" % i)
+        run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-o", o, p, "24M"])
+        random_writes(p, 24 * MB, 120, seed=i, discard=True)
+        same_content(p)
+        info_agrees(p)
+        map_agrees(p)
+        rc = run([VIMG, "check", p], check=False).returncode
+        assert rc == 0, "vireo-img check %s (%s): %d" % (p, o, rc)
+
+
+def test_qemu_compressed(d):
+    src = os.path.join(d, "src.raw")
+    with open(src, "wb") as f:
+        for i in range(256):
+            f.write((b"block %d " % i) * 512)
+            f.write(os.urandom(4096) if i % 3 == 0 else bytes(4096))
+    for ct in ("zlib", "zstd"):
+        for cs in ("4k", "64k", "1M"):
+            p = os.path.join(d, "c-%s-%s.qcow2" % (ct, cs))
+            run([QEMU_IMG, "convert", "-c", "-O", "qcow2", "-o",
+                 "compression_type=%s,cluster_size=%s" % (ct, cs), src, p])
+            # partial overwrite of compressed clusters, by qemu
+            qemu_io(p, "write -P 7 5000 3000", "write -z 70000 4096")
+            same_content(p)
+            info_agrees(p)
+
+
+def test_qemu_backing_chain(d):
+    base = os.path.join(d, "base.raw")
+    run([QEMU_IMG, "create", "-q", "-f", "raw", base, "16M"])
+    random_writes(base, 16 * MB, 40, seed=10, fmt="raw", zero=False)
+    prev, prevfmt = "base.raw", "raw"
+    for i in range(4):
+        p = os.path.join(d, "l%d.qcow2" % i)
+        size = ["16M", "20M", "12M", "24M"][i]
+        o = ["compat=1.1", "compat=0.10", "cluster_size=4k", "extended_l2=on"][i]
+        run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-o", o, "-b", prev, "-F", prevfmt, p, size])
+        random_writes(p, int(size[:-1]) * MB, 60, seed=20 + i, discard=True)
+        prev, prevfmt = "l%d.qcow2" % i, "qcow2"
+    top = os.path.join(d, "l3.qcow2")
+    same_content(top)
+    info_agrees(top)
+    info_agrees(top, ["--backing-chain"]) if False else None
+    q = imglib.info_json(QEMU_IMG, top, ["--backing-chain"])
+    v = imglib.info_json(VIMG, top, ["--backing-chain"])
+    assert [x["filename"] for x in q] == [x["filename"] for x in v]
+    map_agrees(top)
+
+
+def test_qemu_snapshots(d):
+    p = os.path.join(d, "s.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", p, "16M"])
+    contents = []
+    for i in range(3):
+        random_writes(p, 16 * MB, 50, seed=30 + i)
+        run([QEMU_IMG, "snapshot", "-c", "snap%d" % i, p])
+        contents.append(qemu_raw(p))
+    random_writes(p, 16 * MB, 50, seed=40)
+    same_content(p)
+    info_agrees(p)
+    # apply by vireo-img, read by both
+    run([VIMG, "snapshot", "-a", "snap1", p])
+    qcheck(p)
+    assert same_content(p) == contents[1]
+    run([VIMG, "snapshot", "-d", "snap0", p])
+    qcheck(p)
+    info_agrees(p)
+    assert same_content(p) == contents[1]
+    lst = run([VIMG, "snapshot", "-l", p]).stdout
+    assert "snap1" in lst and "snap2" in lst and "snap0" not in lst
+
+
+# ---- 2. images vireo-img writes ----
+
+def writer(path, seed, n, cluster=65536):
+    log = path + ".log"
+    run([WRITER, path, log, str(seed), str(n), str(cluster)])
+    return log
+
+
+def test_vireo_writes(d):
+    for i, o in enumerate(QCOW2_OPTS + ["cluster_size=1k,refcount_bits=8",
+                                        "cluster_size=512,refcount_bits=2"]):
+        p = os.path.join(d, "w%d.qcow2" % i)
+        run([VIMG, "create", "-q", "-f", "qcow2", "-o", o, p, "16M"])
+        cs = 2 * MB if "2M" in o else 65536
+        log = writer(p, seed=100 + i, n=400, cluster=cs)
+        qcheck(p)
+        data = same_content(p)
+        exp, _, _ = imglib.expected_from_log(log, 16 * MB)
+        assert data == bytes(exp), "%s (%s): content is not what was written" % (p, o)
+        info_agrees(p)
+        map_agrees(p)
+
+
+def test_vireo_raw(d):
+    p = os.path.join(d, "w.raw")
+    run([VIMG, "create", "-q", "-f", "raw", p, "8M"])
+    log = writer(p, seed=7, n=300)
+    exp, _, _ = imglib.expected_from_log(log, 8 * MB)
+    assert same_content(p, "raw") == bytes(exp)
+    info_agrees(p)
+
+
+def test_vireo_convert(d):
+    src = os.path.join(d, "src.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", src, "20M"])
+    random_writes(src, 20 * MB, 150, seed=50)
+    ref = qemu_raw(src)
+    cases = [
+        ("raw", []), ("qcow2", []), ("qcow2", ["-c"]),
+        ("qcow2", ["-c", "-o", "compression_type=zstd"]),
+        ("qcow2", ["-o", "cluster_size=4k,compat=0.10"]), ("qcow2", ["-S", "0"]),
+        ("qcow2", ["-o", "preallocation=full"]), ("qcow2", ["-p"]),
+    ]
+    for i, (fmt, args) in enumerate(cases):
+        dst = os.path.join(d, "dst%d.%s" % (i, fmt))
+        run([VIMG, "convert", "-O", fmt] + args + [src, dst])
+        if fmt == "qcow2":
+            qcheck(dst)
+        assert qemu_raw(dst, fmt) == ref, "convert %s %s" % (fmt, args)
+        r = run([QEMU_IMG, "compare", src, dst], check=False)
+        assert r.returncode == 0
+    # measure agrees with qemu-img
+    for o in ("cluster_size=64k", "cluster_size=4k", "refcount_bits=64"):
+        q = json.loads(run([QEMU_IMG, "measure", "--output=json", "-O", "qcow2", "-o", o, src]).stdout)
+        v = json.loads(run([VIMG, "measure", "--output=json", "-O", "qcow2", "-o", o, src]).stdout)
+        assert q == v, "measure %s: qemu %s vireo %s" % (o, q, v)
+    q = json.loads(run([QEMU_IMG, "measure", "--output=json", "-O", "qcow2", "--size", "3G"]).stdout)
+    v = json.loads(run([VIMG, "measure", "--output=json", "-O", "qcow2", "--size", "3G"]).stdout)
+    assert q == v, "measure --size: qemu %s vireo %s" % (q, v)
+
+
+def test_vireo_snapshots(d):
+    p = os.path.join(d, "vs.qcow2")
+    run([VIMG, "create", "-q", "-f", "qcow2", p, "16M"])
+    states = []
+    for i in range(3):
+        writer(p, seed=200 + i, n=150)
+        run([VIMG, "snapshot", "-c", "s%d" % i, p])
+        states.append(qemu_raw(p))
+        qcheck(p)
+    writer(p, seed=210, n=150)
+    info_agrees(p)
+    for i in range(3):    # qemu reads our snapshots
+        out = os.path.join(d, "snap.raw")
+        run([QEMU_IMG, "convert", "-l", "s%d" % i, "-O", "raw", p, out])
+        with open(out, "rb") as f:
+            assert f.read() == states[i], "snapshot s%d content" % i
+    run([VIMG, "snapshot", "-a", "s0", p])
+    qcheck(p)
+    assert same_content(p) == states[0]
+    writer(p, seed=220, n=100)
+    run([VIMG, "snapshot", "-d", "s1", p])
+    qcheck(p)
+    run([QEMU_IMG, "snapshot", "-a", "s2", p])
+    assert same_content(p) == states[2]
+    run([VIMG, "snapshot", "-d", "s0", p])
+    run([VIMG, "snapshot", "-d", "s2", p])
+    qcheck(p)
+    assert json.loads(run([QEMU_IMG, "info", "--output=json", p]).stdout).get("snapshots") is None
+
+
+def test_vireo_resize(d):
+    p = os.path.join(d, "r.qcow2")
+    run([VIMG, "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", p, "8M"])
+    writer(p, seed=300, n=100, cluster=4096)
+    before = qemu_raw(p)
+    run([VIMG, "resize", p, "+40M"])            # grows the L1 table too
+    qcheck(p)
+    assert same_content(p) == before + bytes(40 * MB)
+    run([VIMG, "resize", "--shrink", p, "5M"])
+    qcheck(p)
+    run([VIMG, "resize", p, "8M"])
+    qcheck(p)
+    assert same_content(p) == before[:5 * MB] + bytes(3 * MB)
+    r = run([VIMG, "resize", p, "4M"], check=False)
+    assert r.returncode != 0, "shrink without --shrink must fail"
+    for pre in ("metadata", "falloc", "full"):
+        run([VIMG, "resize", "--preallocation=" + pre, p, "+3M"])
+        qcheck(p)
+    raw = os.path.join(d, "r.raw")
+    run([VIMG, "create", "-q", "-f", "raw", raw, "1M"])
+    run([VIMG, "resize", raw, "3M"])
+    assert os.path.getsize(raw) == 3 * MB
+
+
+def test_vireo_chain_ops(d):
+    """commit and rebase (safe and -u) on chains, checked by qemu-img."""
+    base = os.path.join(d, "base.qcow2")
+    mid = os.path.join(d, "mid.qcow2")
+    top = os.path.join(d, "top.qcow2")
+    run([VIMG, "create", "-q", "-f", "qcow2", base, "16M"])
+    writer(base, seed=400, n=100)
+    run([VIMG, "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", mid])
+    writer(mid, seed=401, n=100)
+    run([VIMG, "create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", top])
+    writer(top, seed=402, n=100)
+    info_agrees(top)
+    full = same_content(top)
+    # safe rebase of top onto base: content must not change
+    run([VIMG, "rebase", "-b", "base.qcow2", "-F", "qcow2", top])
+    qcheck(top)
+    assert same_content(top) == full
+    assert imglib.info_json(QEMU_IMG, top)["backing-filename"] == "base.qcow2"
+    # commit top into base
+    run([VIMG, "commit", top])
+    qcheck(top)
+    qcheck(base)
+    assert same_content(base) == full
+    assert same_content(top) == full
+    # rebase -u onto nothing, then compare
+    flat = os.path.join(d, "flat.qcow2")
+    run([VIMG, "convert", "-O", "qcow2", top, flat])
+    run([VIMG, "rebase", "-u", "-b", "", flat])
+    qcheck(flat)
+    assert "backing-filename" not in imglib.info_json(QEMU_IMG, flat)
+    assert run([VIMG, "compare", flat, top], check=False).returncode == 0
+    # backing file by -o and create with size from the backing image
+    o2 = os.path.join(d, "o2.qcow2")
+    run([VIMG, "create", "-q", "-f", "qcow2", "-o", "backing_file=base.qcow2,backing_fmt=qcow2", o2])
+    info_agrees(o2)
+
+
+def test_compare(d):
+    a = os.path.join(d, "a.qcow2")
+    b = os.path.join(d, "b.raw")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", a, "4M"])
+    qemu_io(a, "write -P 1 1M 64k")
+    run([QEMU_IMG, "convert", "-O", "raw", a, b])
+    assert run([VIMG, "compare", a, b], check=False).returncode == 0
+    qemu_io(b, "write -P 2 1000448 512", fmt="raw")
+    r = run([VIMG, "compare", a, b], check=False)
+    q = run([QEMU_IMG, "compare", a, b], check=False)
+    assert r.returncode == q.returncode == 1, (r.returncode, q.returncode)
+    assert r.stdout.strip() == q.stdout.strip(), (r.stdout, q.stdout)
+    c = os.path.join(d, "c.raw")
+    run([QEMU_IMG, "create", "-q", "-f", "raw", c, "8M"])
+    run([QEMU_IMG, "convert", "-O", "raw", a, c + ".tmp"])
+    with open(c, "r+b") as f, open(c + ".tmp", "rb") as g:
+        f.write(g.read())
+    assert run([VIMG, "compare", a, c], check=False).returncode == 0   # tail is zero
+    assert run([VIMG, "compare", "-s", a, c], check=False).returncode == 1
+    assert run([VIMG, "compare", a, os.path.join(d, "missing")], check=False).returncode == 2
+
+
+def patch_refcount(path, cluster_index, value):
+    """Sets one 16-bit refcount in a 64k-cluster image (refcount block 0)."""
+    with open(path, "r+b") as f:
+        hdr = f.read(64)
+        rt_off = struct.unpack(">Q", hdr[48:56])[0]
+        f.seek(rt_off)
+        rb = struct.unpack(">Q", f.read(8))[0]
+        f.seek(rb + cluster_index * 2)
+        f.write(struct.pack(">H", value))
+
+
+def test_check_repair(d):
+    p = os.path.join(d, "k.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", p, "8M"])
+    random_writes(p, 8 * MB, 40, seed=60)
+    size = os.path.getsize(p)
+    # a leak: one more cluster in the file, with a refcount but no user
+    os.truncate(p, (size + 65535) // 65536 * 65536 + 65536)
+    patch_refcount(p, (size + 65535) // 65536, 1)
+    for tool in (VIMG, QEMU_IMG):
+        assert run([tool, "check", p], check=False).returncode == 3, tool
+    j = json.loads(run([VIMG, "check", "--output=json", p], check=False).stdout)
+    assert j["leaks"] == 1
+    run([VIMG, "check", "-r", "leaks", p])
+    qcheck(p)
+    # a corruption: a used data cluster with refcount 0
+    m = json.loads(run([QEMU_IMG, "map", "--output=json", p]).stdout)
+    used = [e["offset"] for e in m if e.get("offset") is not None and e["data"]][0]
+    ref = qemu_raw(p)
+    patch_refcount(p, used // 65536, 0)
+    for tool in (VIMG, QEMU_IMG):
+        assert run([tool, "check", p], check=False).returncode == 2, tool
+    assert run([VIMG, "check", "-r", "leaks", p], check=False).returncode == 2
+    run([VIMG, "check", "-r", "all", p])
+    qcheck(p)
+    assert same_content(p) == ref
+
+
+def test_hostile(d):
+    """Backing files outside the allow-list, loops, bad headers: clear errors."""
+    inside = os.path.join(d, "inside")
+    outside = os.path.join(d, "outside")
+    os.mkdir(inside)
+    os.mkdir(outside)
+    run([QEMU_IMG, "create", "-q", "-f", "raw", os.path.join(outside, "secret.raw"), "1M"])
+    ov = os.path.join(inside, "ov.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", "../outside/secret.raw", "-F", "raw", ov])
+    r = run([VIMG, "--allow-dir", inside, "convert", "-O", "raw", ov, ov + ".raw"], check=False)
+    assert r.returncode != 0 and "outside the allowed" in r.stderr, r.stderr
+    r = run([VIMG, "--allow-dir", outside, "--allow-dir", inside, "info", "--backing-chain", ov],
+            check=False)
+    assert r.returncode == 0, r.stderr
+    # a symlink inside pointing outside is resolved, and refused
+    os.symlink(os.path.join(outside, "secret.raw"), os.path.join(inside, "link.raw"))
+    ov2 = os.path.join(inside, "ov2.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-u", "-b", "link.raw", "-F", "raw", ov2, "1M"])
+    r = run([VIMG, "--allow-dir", inside, "info", "--backing-chain", ov2], check=False)
+    assert r.returncode != 0
+    # loops
+    a, b = os.path.join(d, "la.qcow2"), os.path.join(d, "lb.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", a, "1M"])
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", "-b", "la.qcow2", "-F", "qcow2", b])
+    run([QEMU_IMG, "rebase", "-u", "-b", "lb.qcow2", "-F", "qcow2", a])
+    r = run([VIMG, "convert", "-O", "raw", b, b + ".raw"], check=False)
+    assert r.returncode != 0 and "loop" in r.stderr, r.stderr
+    r = run([VIMG, "check", a], check=False)
+    assert r.returncode == 0    # check looks at one image
+    # self loop
+    run([QEMU_IMG, "rebase", "-u", "-b", "la.qcow2", "-F", "qcow2", a])
+    r = run([VIMG, "info", "--backing-chain", a], check=False)
+    assert r.returncode != 0
+    # a header whose L1 table lies past the end of the file
+    h = os.path.join(d, "h.qcow2")
+    run([QEMU_IMG, "create", "-q", "-f", "qcow2", h, "1M"])
+    with open(h, "r+b") as f:
+        f.seek(40)
+        f.write(struct.pack(">Q", 1 << 40))
+    r = run([VIMG, "info", h], check=False)
+    assert r.returncode != 0 and "L1" in r.stderr, r.stderr
+
+
+TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
+
+
+def main():
+    global VIMG, WRITER
+    VIMG, WRITER = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    only = sys.argv[3:]
+    passed = failed = 0
+    for t in TESTS:
+        if only and t.__name__ not in only:
+            continue
+        d = tempfile.mkdtemp(prefix="vireo-img-")
+        try:
+            t(d)
+            print("ok   %s" % t.__name__)
+            passed += 1
+        except Exception:
+            print("FAIL %s" % t.__name__)
+            traceback.print_exc()
+            failed += 1
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
