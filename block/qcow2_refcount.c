@@ -166,6 +166,15 @@ out:
 	return r;
 }
 
+static bool in_tables(const struct qcow2 *q, uint64_t ci)
+{
+	uint64_t off = ci << q->cluster_bits;
+
+	return (off >= q->rt_offset &&
+		off < q->rt_offset + ((uint64_t)q->rt_clusters << q->cluster_bits)) ||
+	       (off >= q->l1_offset && off < q->l1_offset + (uint64_t)q->l1_size * 8);
+}
+
 /* Makes sure refcount block RI exists. */
 static int ensure_refblock(struct blockdev *bd, uint64_t ri)
 {
@@ -181,9 +190,13 @@ static int ensure_refblock(struct blockdev *bd, uint64_t ri)
 	}
 	if (q->rt[ri] & L1E_OFFSET_MASK)
 		return 0;
-	/* Every cluster of this range is free: put the block at its start. */
+	/*
+	 * Every cluster of this range is free by its (absent) refcounts: put
+	 * the block at its start, but never on the header, the refcount table
+	 * or the L1 table (a corrupt image may leave those uncounted).
+	 */
 	uint64_t ci = ri * E;
-	while (avoided(q, ci) && ci < (ri + 1) * E)
+	while (ci < (ri + 1) * E && (ci == 0 || avoided(q, ci) || in_tables(q, ci)))
 		ci++;
 	if (ci == (ri + 1) * E)
 		return -ENOSPC;
@@ -277,13 +290,27 @@ int qcow2_free_clusters(struct blockdev *bd, uint64_t off, uint64_t len)
 static int find_free(struct blockdev *bd, uint64_t n, uint64_t *start)
 {
 	struct qcow2 *q = qcow2_of(bd);
-	uint64_t ci = q->free_hint, run = 0, s = ci;
+	uint64_t ci = q->free_hint, run = 0, s = ci, fsize;
 	uint64_t limit = (L1E_OFFSET_MASK >> q->cluster_bits);
+	int r0 = bfile_size(bd->file, &fsize);
 
+	if (r0)
+		return r0;
+	/*
+	 * Past the end of the file every cluster is free in a sane image; a
+	 * scan that goes much further means corrupt refcounts (and would
+	 * otherwise take unbounded time).
+	 */
+	uint64_t scan_max = (fsize >> q->cluster_bits) + 2 * q->rb_entries + n;
+	if (limit > ci + scan_max)
+		limit = ci + scan_max;
 	while (run < n) {
 		uint64_t rc;
-		if (ci >= limit)
-			return -ENOSPC;
+		if (ci >= limit) {
+			log_warn_ratelimited(&q->rl, "%s: no free cluster found: refcounts corrupt?",
+					     bd->filename);
+			return -EIO;
+		}
 		uint64_t ri = ci / q->rb_entries;
 		if (ri >= q->rt_size || !(q->rt[ri] & L1E_OFFSET_MASK)) {
 			/* A whole uncovered range is free (unless repair avoids parts). */
@@ -322,9 +349,15 @@ int qcow2_alloc_clusters(struct blockdev *bd, uint64_t n, uint64_t *off)
 	uint64_t s;
 	int r;
 
+	int tries = 0;
+
 	if (!n)
 		return -EINVAL;
 again:
+	if (++tries > 64) {
+		log_warn_ratelimited(&q->rl, "%s: cannot allocate: refcounts corrupt?", bd->filename);
+		return -EIO;
+	}
 	r = find_free(bd, n, &s);
 	if (r)
 		return r;
@@ -404,6 +437,7 @@ struct chk {
 	struct block_check *res;
 	unsigned fix;
 	uint8_t *l2buf;
+	uint8_t *seen;         /* L2 tables walked in the current L1 table */
 };
 
 static void chk_ref(struct chk *c, uint64_t off, uint64_t len, const char *what)
@@ -431,6 +465,7 @@ static int chk_l1(struct chk *c, const uint64_t *l1, uint32_t l1_size, bool acti
 	struct qcow2 *q = c->q;
 	uint64_t cs = q->cluster_size, prev = 0;
 
+	memset(c->seen, 0, c->n / 8 + 1);
 	for (uint32_t i = 0; i < l1_size; i++) {
 		uint64_t l2off = l1[i] & L1E_OFFSET_MASK;
 		if (!l2off)
@@ -444,6 +479,15 @@ static int chk_l1(struct chk *c, const uint64_t *l1, uint32_t l1_size, bool acti
 		chk_ref(c, l2off, cs, "L2 table");
 		if ((l2off >> q->cluster_bits) >= c->n)
 			continue;
+		/* One L1 table names each L2 table once; do not walk repeats. */
+		uint64_t l2c = l2off >> q->cluster_bits;
+		if (c->seen[l2c / 8] & (1u << (l2c % 8))) {
+			log_error("%s: L2 table %#llx used twice", c->bd->filename,
+				  (unsigned long long)l2off);
+			c->res->corruptions++;
+			continue;
+		}
+		c->seen[l2c / 8] |= (uint8_t)(1u << (l2c % 8));
 		int r = bfile_pread(c->bd->file, c->l2buf, cs, l2off);
 		if (r) {
 			c->res->check_errors++;
@@ -585,7 +629,8 @@ static int chk_pass(struct blockdev *bd, struct block_check *res, unsigned fix)
 	c.n = (fsize + cs - 1) >> q->cluster_bits;
 	c.ref = calloc(c.n ? c.n : 1, sizeof(uint32_t));
 	c.l2buf = malloc(cs);
-	if (!c.ref || !c.l2buf) {
+	c.seen = malloc(c.n / 8 + 1);
+	if (!c.ref || !c.l2buf || !c.seen) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -689,6 +734,7 @@ out:
 	q->avoid = NULL;
 	free(c.ref);
 	free(c.l2buf);
+	free(c.seen);
 	return r;
 }
 
