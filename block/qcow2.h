@@ -123,7 +123,7 @@ struct qcow2 {
 	uint64_t avoid_n;
 	uint8_t *cbuf;              /* decompressed cluster cache */
 	uint64_t cbuf_entry;        /* its L2 entry, 0 when empty */
-	uint64_t file_size;         /* at open, for sanity checks */
+	uint64_t file_size;         /* end of what the image file holds (grows as we allocate) */
 	struct log_ratelimit rl;
 };
 
@@ -169,6 +169,12 @@ static inline void be16_put(void *p, uint16_t v)
 static inline struct qcow2 *qcow2_of(struct blockdev *bd)
 {
 	return bd->opaque;
+}
+
+static inline void qcow2_note_end(struct qcow2 *q, uint64_t end)
+{
+	if (end > q->file_size)
+		q->file_size = end;
 }
 
 static inline uint64_t qcow2_align_up(uint64_t x, uint64_t a)

@@ -300,6 +300,11 @@ static int l2_for_write(struct blockdev *bd, uint64_t l1i, uint8_t **tbl, uint64
 	e = q->l1[l1i];
 	old = e & L1E_OFFSET_MASK;
 	if (old && (e & QCOW_OFLAG_COPIED)) {
+		if (old + cs > qcow2_align_up(q->file_size, cs)) {
+			log_warn_ratelimited(&q->rl, "%s: L2 table %#llx past the end of the file",
+					     bd->filename, (unsigned long long)old);
+			return -EIO;
+		}
 		*l2off = old;
 		return load_l2(bd, old, tbl);
 	}
@@ -422,6 +427,12 @@ static int write_in_table(struct blockdev *bd, uint64_t g, uint64_t len,
 		r = slice_init(&s, v, skip + (pos - g), n);
 		if (r)
 			return r;
+		if (inplace && h0 + cs * (j - j0) > qcow2_align_up(q->file_size, cs)) {
+			log_warn_ratelimited(&q->rl, "%s: data cluster %#llx past the end of the file",
+					     bd->filename, (unsigned long long)h0);
+			slice_fini(&s);
+			return -EIO;
+		}
 		if (inplace) {
 			r = bfile_pwritev(bd->file, s.v.iov, s.v.cnt, h0 + (pos & (cs - 1)));
 			slice_fini(&s);
@@ -841,6 +852,7 @@ int qcow2_preallocate(struct blockdev *bd, uint64_t from, uint64_t to, const cha
 					r = bfile_zero(bd->file, nw, need * cs, false);
 				if (!r && fs < nw + need * cs)
 					r = bfile_truncate(bd->file, nw + need * cs);
+				qcow2_note_end(q, nw + need * cs);
 			}
 			if (r)
 				return r;

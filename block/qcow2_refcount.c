@@ -53,7 +53,8 @@ static int rb_offset_ok(struct blockdev *bd, uint64_t off)
 {
 	struct qcow2 *q = qcow2_of(bd);
 
-	if (off & (q->cluster_size - 1) || (off & ~L1E_OFFSET_MASK)) {
+	if (off & (q->cluster_size - 1) || (off & ~L1E_OFFSET_MASK) ||
+	    off + q->cluster_size > qcow2_align_up(q->file_size, q->cluster_size)) {
 		log_warn_ratelimited(&q->rl, "%s: refcount block offset %#llx invalid",
 				     bd->filename, (unsigned long long)off);
 		return -EIO;
@@ -139,6 +140,7 @@ static int grow_rt(struct blockdev *bd, uint64_t need_ri)
 		be64_put(table + i * 8, q->rt[i]);
 	for (uint64_t k = 0; k < m; k++)
 		be64_put(table + (R0 + k) * 8, (base + k) * cs);
+	qcow2_note_end(q, (base + m + T) * cs);
 	r = bfile_pwrite(bd->file, blocks, m * cs, base * cs);
 	if (!r)
 		r = bfile_pwrite(bd->file, table, T * cs, (base + m) * cs);
@@ -203,6 +205,7 @@ static int ensure_refblock(struct blockdev *bd, uint64_t ri)
 	r = qcow2_cache_get(bd, &q->rbc, ci * cs, true, &b);
 	if (r)
 		return r;
+	qcow2_note_end(q, (ci + 1) * cs);
 	rb_set(q, b, ci - ri * E, 1);
 	r = bfile_pwrite(bd->file, b, cs, ci * cs);
 	if (r) {
@@ -292,10 +295,8 @@ static int find_free(struct blockdev *bd, uint64_t n, uint64_t *start)
 	struct qcow2 *q = qcow2_of(bd);
 	uint64_t ci = q->free_hint, run = 0, s = ci, fsize;
 	uint64_t limit = (L1E_OFFSET_MASK >> q->cluster_bits);
-	int r0 = bfile_size(bd->file, &fsize);
 
-	if (r0)
-		return r0;
+	fsize = q->file_size;
 	/*
 	 * Past the end of the file every cluster is free in a sane image; a
 	 * scan that goes much further means corrupt refcounts (and would
@@ -385,6 +386,7 @@ again:
 	}
 	if (s == q->free_hint)
 		q->free_hint = s + n;
+	qcow2_note_end(q, (s + n) << q->cluster_bits);
 	*off = s << q->cluster_bits;
 	return 0;
 }
