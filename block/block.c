@@ -17,6 +17,7 @@
 
 static const struct block_driver *const drivers[] = {
 	&block_qcow2,
+	&block_vmdk,
 	&block_raw,
 };
 

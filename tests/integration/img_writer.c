@@ -3,7 +3,7 @@
  * Test helper: random writes, write-zeroes, discards and flushes on an image
  * through the block layer (as virtio-blk would issue them).
  *
- *   img_writer IMAGE LOG SEED NOPS [CLUSTER]
+ *   img_writer IMAGE LOG SEED NOPS [CLUSTER [nodiscard]]
  *
  * Before each operation one line goes to LOG ("W off len i", "Z off len i",
  * "D off len i"), after each completed flush "F i" (LOG is fsync'ed), so a
@@ -46,6 +46,8 @@ int main(int argc, char **argv)
 	rng_state = strtoull(argv[3], NULL, 0) * 2654435761u + 1;
 	long nops = strtol(argv[4], NULL, 0);
 	uint64_t cs = argc > 5 ? strtoull(argv[5], NULL, 0) : 65536;
+	/* Formats whose discard is only a hint (may keep data) get none. */
+	bool discard = !(argc > 6 && !strcmp(argv[6], "nodiscard"));
 	struct block_open_opts o = {0};
 	r = block_open(argv[1], &o, &bd);
 	if (r) {
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
 			fsync(fileno(log));
 			continue;
 		}
-		if (kind < 14) {
+		if (kind < 14 && discard) {
 			off &= ~(cs - 1);
 			len = (len + cs - 1) & ~(cs - 1);
 			if (len > size - off)
