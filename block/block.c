@@ -18,6 +18,7 @@
 static const struct block_driver *const drivers[] = {
 	&block_qcow2,
 	&block_vmdk,
+	&block_vdi,
 	&block_raw,
 };
 

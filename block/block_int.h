@@ -111,6 +111,7 @@ struct blockdev {
 extern const struct block_driver block_raw;
 extern const struct block_driver block_qcow2;
 extern const struct block_driver block_vmdk;
+extern const struct block_driver block_vdi;
 
 const struct block_driver *block_driver_find(const char *name);
 

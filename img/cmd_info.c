@@ -99,7 +99,7 @@ static json_t *info_json(struct blockdev *bd, const struct block_info *in)
 		json_object_set_new(o, "full-backing-filename", json_string(in->full_backing));
 		json_object_set_new(o, "backing-filename", json_string(in->backing_file));
 	}
-	if (in->compat || in->subformat)
+	if (strcmp(in->format, "raw"))
 		json_object_set_new(o, "dirty-flag", json_boolean(in->dirty));
 	return o;
 }

@@ -117,6 +117,9 @@ int img_parse_opts(char *s, struct block_create_opts *o)
 			if (img_parse_size(v, &n) || n > 64)
 				goto bad;
 			o->refcount_bits = (int)n;
+		} else if (!strcmp(kv, "static")) {
+			if (parse_bool(v))
+				o->subformat = "static";
 		} else if (!strcmp(kv, "subformat")) {
 			o->subformat = v;
 		} else if (!strcmp(kv, "size")) {

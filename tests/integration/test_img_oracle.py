@@ -502,6 +502,30 @@ def test_vireo_vmdk(d):
     assert qemu_raw(back) == ref
 
 
+def test_vdi(d):
+    src = os.path.join(d, "src.raw")
+    make_pattern_raw(src, 9 * MB)
+    data = open(src, "rb").read()
+    for static in ("off", "on"):
+        q = os.path.join(d, "q-%s.vdi" % static)
+        run([QEMU_IMG, "convert", "-O", "vdi", "-o", "static=" + static, src, q])
+        random_writes(q, 9 * MB, 30, seed=90, fmt="vdi", zero=False)
+        same_content(q)
+        info_agrees(q)
+        v = os.path.join(d, "v-%s.vdi" % static)
+        run([VIMG, "convert", "-O", "vdi", "-o", "static=" + static, src, v])
+        qcheck(v)
+        assert qemu_raw(v) == data
+        info_agrees(v)
+    p = os.path.join(d, "w.vdi")
+    run([VIMG, "create", "-q", "-f", "vdi", p, "16M"])
+    log = writer(p, seed=91, n=300, discard=False)
+    qcheck(p)
+    exp, _, _ = imglib.expected_from_log(log, 16 * MB)
+    assert same_content(p) == bytes(exp)
+    assert run([VIMG, "check", p], check=False).returncode == 0
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
