@@ -192,6 +192,12 @@ static int open_one(const char *path, const struct block_open_opts *opts, int de
 		bd->drv = NULL;
 		goto fail;
 	}
+	if (bd->drv->info) {
+		struct block_info info = {0};
+		if (bd->drv->info(bd, &info) == 0)
+			bd->cluster_size = info.cluster_size;
+		block_info_free(&info);
+	}
 	*out = bd;
 	return 0;
 fail:
@@ -406,17 +412,34 @@ int block_write_zeroes(struct blockdev *bd, uint64_t off, uint64_t len, unsigned
 
 int block_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, size_t len)
 {
+	size_t clen = 0;
+	void *out;
 	int r;
 
 	if (bd->read_only)
 		return -EROFS;
-	if (!bd->drv->write_compressed)
+	if (!bd->drv->write_compressed || !bd->drv->compress)
 		return -ENOTSUP;
-	if (off > bd->size || len > bd->size - off)
+	if ((off | len) & (BLOCK_SECTOR - 1) || off > bd->size || len > bd->size - off)
 		return -EINVAL;
-	pthread_mutex_lock(&bd->lock);
-	r = bd->drv->write_compressed(bd, off, buf, len);
-	pthread_mutex_unlock(&bd->lock);
+	uint32_t cs = block_cluster_size(bd);
+	if (!cs || off % cs || (len != cs && off + len != bd->size) || len > cs)
+		return -EINVAL;
+	out = malloc(cs);
+	if (!out)
+		return -ENOMEM;
+	/* Compression runs outside the image lock, so threads can share the work. */
+	r = bd->drv->compress(bd, buf, len, out, &clen);
+	if (r == -E2BIG) {
+		free(out);
+		return block_write(bd, off, buf, len);
+	}
+	if (!r) {
+		pthread_mutex_lock(&bd->lock);
+		r = bd->drv->write_compressed(bd, off, out, clen);
+		pthread_mutex_unlock(&bd->lock);
+	}
+	free(out);
 	return r;
 }
 
@@ -505,14 +528,7 @@ struct blockdev *block_backing(const struct blockdev *bd)
 
 uint32_t block_cluster_size(const struct blockdev *bd)
 {
-	struct block_info info;
-	uint32_t cs = 0;
-
-	if (block_get_info((struct blockdev *)bd, &info) == 0) {
-		cs = info.cluster_size;
-		block_info_free(&info);
-	}
-	return cs;
+	return bd->cluster_size;
 }
 
 #define LOCKED_CALL(bd, op, ...)                                   \

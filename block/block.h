@@ -68,6 +68,9 @@ int block_write_zeroes(struct blockdev *bd, uint64_t off, uint64_t len, unsigned
 /*
  * Writes one whole cluster compressed (off cluster-aligned, len one cluster,
  * or the tail of the image). -ENOTSUP for formats without compression.
+ * The compression itself runs outside the image lock, so several threads
+ * writing different clusters share the CPU work. Data that does not shrink
+ * is written plainly.
  */
 int block_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, size_t len);
 

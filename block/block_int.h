@@ -73,7 +73,10 @@ struct block_driver {
 	int (*flush)(struct blockdev *bd);
 	int (*discard)(struct blockdev *bd, uint64_t off, uint64_t len);
 	int (*write_zeroes)(struct blockdev *bd, uint64_t off, uint64_t len, unsigned flags);
-	int (*write_compressed)(struct blockdev *bd, uint64_t off, const void *buf, size_t len);
+	/* Compresses one cluster into OUT (cluster size); no lock held, any thread. */
+	int (*compress)(struct blockdev *bd, const void *in, size_t len, void *out, size_t *olen);
+	/* Stores compressed data for the cluster at guest OFF (lock held). */
+	int (*write_compressed)(struct blockdev *bd, uint64_t off, const void *cdata, size_t clen);
 	int (*status)(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum,
 		      uint64_t *host_off, unsigned *flags);
 	int (*resize)(struct blockdev *bd, uint64_t size, const char *prealloc);
@@ -98,6 +101,7 @@ struct blockdev {
 	char *filename;
 	struct bfile *file;
 	uint64_t size;                 /* virtual size */
+	uint32_t cluster_size;         /* from info at open, 0 if none */
 	bool read_only;
 	struct block_open_opts opts;   /* as given (allowed_dirs borrowed) */
 	struct blockdev *backing;

@@ -810,6 +810,7 @@ const struct block_driver block_qcow2 = {
 	.flush = qcow2_flush,
 	.discard = qcow2_discard,
 	.write_zeroes = qcow2_write_zeroes,
+	.compress = qcow2_compress,
 	.write_compressed = qcow2_write_compressed,
 	.status = qcow2_status,
 	.resize = qcow2_resize,

@@ -205,7 +205,10 @@ int qcow2_pwritev(struct blockdev *bd, uint64_t off, const struct bvec *v);
 int qcow2_write_zeroes(struct blockdev *bd, uint64_t off, uint64_t len, unsigned flags);
 int qcow2_discard(struct blockdev *bd, uint64_t off, uint64_t len);
 int qcow2_make_empty(struct blockdev *bd);
-int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, size_t len);
+/* Compresses one cluster (any thread, no lock); -E2BIG when it does not shrink. */
+int qcow2_compress(struct blockdev *bd, const void *buf, size_t len, void *out, size_t *olen);
+/* Stores an already compressed cluster at guest OFF (image lock held). */
+int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *cdata, size_t clen);
 int qcow2_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum,
 		 uint64_t *host_off, unsigned *flags);
 /* Host clusters [*start, *start + *len) covered by a compressed L2 entry. */

@@ -684,35 +684,27 @@ int qcow2_make_empty(struct blockdev *bd)
 	return 0;
 }
 
-int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, size_t len)
+int qcow2_compress(struct blockdev *bd, const void *buf, size_t len, void *out, size_t *olen)
 {
 	struct qcow2 *q = qcow2_of(bd);
-	uint64_t cs = q->cluster_size, l2off, coff;
-	uint8_t *in = NULL, *out = NULL, *tbl;
-	size_t clen = 0;
-	int r;
+	uint64_t cs = q->cluster_size;
+	uint8_t *in;
+	size_t clen = cs;
 
-	if ((off & (cs - 1)) || len > cs || (len < cs && off + len != bd->size))
+	if (len > cs)
 		return -EINVAL;
 	if (q->ext_l2)
 		return -ENOTSUP;
-	r = qcow2_mark_dirty(bd);
-	if (r)
-		return r;
-	q->cbuf_entry = 0;
 	in = calloc(1, cs);
-	out = malloc(cs);
-	if (!in || !out) {
-		r = -ENOMEM;
-		goto done;
-	}
+	if (!in)
+		return -ENOMEM;
 	memcpy(in, buf, len);
 	if (q->compression_type == 0) {
 		z_stream zs = {0};
 		if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
 				 Z_DEFAULT_STRATEGY) != Z_OK) {
-			r = -ENOMEM;
-			goto done;
+			free(in);
+			return -ENOMEM;
 		}
 		zs.next_in = in;
 		zs.avail_in = (uInt)cs;
@@ -725,24 +717,38 @@ int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, s
 		size_t zr = ZSTD_compress(out, cs, in, cs, 1);
 		clen = ZSTD_isError(zr) ? cs : zr;
 	}
-	if (clen >= cs) {
-		/* Incompressible: store it plainly. */
-		struct iovec iov = { in, len };
-		struct bvec v;
-		bvec_init(&v, &iov, 1);
-		r = qcow2_pwritev(bd, off, &v);
-		goto done;
-	}
+	free(in);
+	if (clen >= cs)
+		return -E2BIG;     /* incompressible: the caller stores it plainly */
+	*olen = clen;
+	return 0;
+}
+
+int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *cdata, size_t clen)
+{
+	struct qcow2 *q = qcow2_of(bd);
+	uint64_t cs = q->cluster_size, l2off, coff;
+	uint8_t *tbl;
+	int r;
+
+	if ((off & (cs - 1)) || clen >= cs || !clen)
+		return -EINVAL;
+	if (q->ext_l2)
+		return -ENOTSUP;
+	r = qcow2_mark_dirty(bd);
+	if (r)
+		return r;
+	q->cbuf_entry = 0;
 	r = qcow2_alloc_bytes(bd, clen, &coff);
 	if (r)
-		goto done;
-	r = bfile_pwrite(bd->file, out, clen, coff);
+		return r;
+	r = bfile_pwrite(bd->file, cdata, clen, coff);
 	if (r)
-		goto done;
+		return r;
 	uint64_t ci = off >> q->cluster_bits;
 	r = l2_for_write(bd, ci / q->l2_entries, &tbl, &l2off);
 	if (r)
-		goto done;
+		return r;
 	uint32_t j = (uint32_t)(ci % q->l2_entries);
 	uint64_t old = be64_get(tbl + (size_t)j * q->l2_esize);
 	uint32_t shift = 62 - (q->cluster_bits - 8);
@@ -751,9 +757,6 @@ int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, s
 	r = write_entries(bd, tbl, l2off, j, j + 1);
 	if (!r)
 		r = free_entry(bd, old);
-done:
-	free(in);
-	free(out);
 	return r;
 }
 

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,36 +56,77 @@ static int write_sparse(struct blockdev *dst, uint64_t off, const uint8_t *buf, 
 	return 0;
 }
 
-static int convert_compressed(struct blockdev *src, struct blockdev *dst, bool progress)
-{
-	uint32_t cs = block_cluster_size(dst);
-	uint64_t size = block_size(src);
-	uint8_t *buf;
-	int r = 0;
+struct zjob {
+	struct blockdev *src, *dst;
+	uint32_t cs;
+	uint64_t size;
+	uint64_t next;          /* next cluster offset to take */
+	pthread_mutex_t lock;
+	int err;
+	bool progress;
+};
 
-	if (!cs)
-		return -ENOTSUP;
-	buf = malloc(cs);
-	if (!buf)
-		return -ENOMEM;
-	for (uint64_t off = 0; off < size && !r; off += cs) {
-		size_t n = size - off < cs ? (size_t)(size - off) : cs;
+static void *zworker(void *arg)
+{
+	struct zjob *j = arg;
+	uint8_t *buf = malloc(j->cs);
+
+	if (!buf) {
+		j->err = -ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		uint64_t off = j->next;
+		bool stop = off >= j->size || j->err;
+		if (!stop)
+			j->next += j->cs;
+		pthread_mutex_unlock(&j->lock);
+		if (stop)
+			break;
+		size_t n = j->size - off < j->cs ? (size_t)(j->size - off) : j->cs;
 		uint64_t pnum;
 		unsigned fl;
 		int depth;
-		r = block_status_chain(src, off, n, &pnum, NULL, &fl, &depth);
-		if (r)
-			break;
-		if ((fl & BLOCK_STATUS_ZERO) && pnum == n)
+		int r = block_status_chain(j->src, off, n, &pnum, NULL, &fl, &depth);
+		if (!r && (fl & BLOCK_STATUS_ZERO) && pnum == n)
 			continue;
-		r = block_read(src, off, buf, n);
+		if (!r)
+			r = block_read(j->src, off, buf, n);
 		if (!r && !is_zero(buf, n))
-			r = block_write_compressed(dst, off, buf, n);
-		if (progress && (off / cs) % 64 == 0)
-			img_progress((double)off, (double)size);
+			r = block_write_compressed(j->dst, off, buf, n);
+		if (r) {
+			pthread_mutex_lock(&j->lock);
+			if (!j->err)
+				j->err = r;
+			pthread_mutex_unlock(&j->lock);
+			break;
+		}
+		if (j->progress && (off / j->cs) % 256 == 0)
+			img_progress((double)off, (double)j->size);
 	}
 	free(buf);
-	return r;
+	return NULL;
+}
+
+/* One thread per CPU compresses clusters; the image lock covers only the stores. */
+static int convert_compressed(struct blockdev *src, struct blockdev *dst, bool progress)
+{
+	struct zjob j = { .src = src, .dst = dst, .cs = block_cluster_size(dst),
+			  .size = block_size(src), .progress = progress };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+	pthread_t th[16];
+
+	if (!j.cs)
+		return -ENOTSUP;
+	pthread_mutex_init(&j.lock, NULL);
+	for (int i = 0; i < nt; i++)
+		pthread_create(&th[i], NULL, zworker, &j);
+	for (int i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	return j.err;
 }
 
 static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, bool progress)

@@ -108,7 +108,7 @@ def crash_rounds(vimg, writer, d, opts, rounds, rng, lazy=False):
 
 def main():
     vimg, writer = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 25
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     rng = random.Random(int(os.environ.get("VIREO_CRASH_SEED", "12345")))
     passed = failed = 0
     for opts, lazy in (("cluster_size=64k", False), ("cluster_size=4k", False),
