@@ -45,6 +45,7 @@ int vmdk_sparse_open(struct blockdev *bd, struct vmdk_extent *e, char **desc)
 {
 	uint8_t h[512];
 	uint64_t fsize;
+	bool stream = false;
 	int r;
 
 	r = bfile_size(e->file, &fsize);
@@ -67,7 +68,7 @@ int vmdk_sparse_open(struct blockdev *bd, struct vmdk_extent *e, char **desc)
 		} else if (bd->read_only || !(le32_get(h + 8) & VMDK4_FLAG_COMPRESS)) {
 			return bad(bd, "footer missing (incomplete streamOptimized image?)");
 		} else {
-			e->stream_write = true;     /* a new stream being written */
+			stream = true;     /* a new stream being written */
 		}
 	}
 	e->version = le32_get(h + 4);
@@ -96,12 +97,18 @@ int vmdk_sparse_open(struct blockdev *bd, struct vmdk_extent *e, char **desc)
 		return bad(bd, "grain directory larger than the file");
 	e->nb_gd = (uint32_t)nb;
 	e->file_end = (fsize + 511) & ~511ull;
-	if (e->stream_write) {
+	if (stream && nb * e->gtes > (1ull << 25)) {
+		log_error("%s: streamOptimized image too large to write (max %llu grains)",
+			  bd->filename, 1ull << 25);
+		return -EFBIG;
+	}
+	if (stream) {
 		e->all_gt = calloc((nb * e->gtes) != 0 ? nb * e->gtes : 1, 4);
 		e->pend = malloc(e->grain);
 		e->gd = calloc(nb ? nb : 1, 4);
 		if (!e->all_gt || !e->pend || !e->gd)
 			return -ENOMEM;
+		e->stream_write = true;
 		uint64_t overhead = le64_get(h + 64) * 512;
 		if (overhead > e->file_end)
 			e->file_end = overhead;
@@ -140,7 +147,7 @@ static int stream_finish(struct blockdev *bd, struct vmdk_extent *e);
 
 void vmdk_sparse_close(struct blockdev *bd, struct vmdk_extent *e)
 {
-	if (e->stream_write && !bd->read_only)
+	if (e->stream_write && !bd->read_only && e->gt && e->gbuf)
 		stream_finish(bd, e);
 	free(e->gd);
 	free(e->rgd);
