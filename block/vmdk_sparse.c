@@ -214,8 +214,12 @@ static int read_compressed(struct blockdev *bd, struct vmdk_extent *e, uint64_t 
 
 	if (e->gbuf_lba == g)
 		return 0;
-	if (off >= e->file_end)
+	if (off >= e->file_end) {
+		log_warn_ratelimited(&((struct vmdk *)bd->opaque)->rl,
+				     "%s: grain %llu lies past the end of the file (truncated image?)",
+				     bd->filename, (unsigned long long)g);
 		return -EIO;
+	}
 	if (want > e->file_end - off)
 		want = e->file_end - off;
 	buf = malloc(want);
@@ -226,13 +230,13 @@ static int read_compressed(struct blockdev *bd, struct vmdk_extent *e, uint64_t 
 		const uint8_t *data = buf;
 		uint64_t dlen = want;
 		if (e->flags & VMDK4_FLAG_MARKER) {
-			if (want < 12) {
-				r = -EIO;
-				goto out;
-			}
-			dlen = le32_get(buf + 8);
+			dlen = want < 12 ? UINT64_MAX : le32_get(buf + 8);
 			data = buf + 12;
 			if (dlen > want - 12) {
+				log_warn_ratelimited(&((struct vmdk *)bd->opaque)->rl,
+						     "%s: grain %llu runs past the end of the file "
+						     "(truncated image?)", bd->filename,
+						     (unsigned long long)g);
 				r = -EIO;
 				goto out;
 			}

@@ -157,10 +157,17 @@ static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, 
 			off += pnum;
 		} else {
 			r = block_read(src, off, buf, pnum);
-			if (!r)
-				r = write_sparse(dst, off, buf, pnum, sparse);
-			if (r)
+			if (r) {
+				fprintf(stderr, "vireo-img convert: error reading %s at offset %llu\n",
+					block_filename(src), (unsigned long long)off);
 				break;
+			}
+			r = write_sparse(dst, off, buf, pnum, sparse);
+			if (r) {
+				fprintf(stderr, "vireo-img convert: error writing %s at offset %llu\n",
+					block_filename(dst), (unsigned long long)off);
+				break;
+			}
 			off += pnum;
 		}
 		if (progress && off - last >= size / 100) {

@@ -421,6 +421,47 @@ def test_hostile(d):
     r = run([VIMG, "info", h], check=False)
     assert r.returncode != 0 and "L1" in r.stderr, r.stderr
 
+    def patched(name, fmt, size, patches):
+        p = os.path.join(d, name)
+        run([QEMU_IMG, "create", "-q", "-f", fmt, p, size])
+        with open(p, "r+b") as f:
+            for off, data in patches:
+                f.seek(off)
+                f.write(data)
+        return p
+    # refcount table larger than the file; virtual size overflowing; huge cluster bits
+    for p in (patched("rt.qcow2", "qcow2", "1M", [(56, struct.pack(">I", 1 << 20))]),
+              patched("sz.qcow2", "qcow2", "1M", [(24, struct.pack(">Q", (1 << 63) + 512))]),
+              patched("cb.qcow2", "qcow2", "1M", [(20, struct.pack(">I", 40))]),
+              patched("bf.qcow2", "qcow2", "1M", [(8, struct.pack(">Q", 1 << 40)),
+                                                  (16, struct.pack(">I", 100))])):
+        for verb in (["info"], ["check"], ["convert", "-O", "raw"]):
+            args = [VIMG] + verb + [p] + ([p + ".out"] if verb[0] == "convert" else [])
+            r = run(args, check=False)
+            assert r.returncode not in (0, 3) and r.returncode > 0, (p, verb, r.returncode)
+            assert "invalid qcow2 image" in r.stderr or "not supported" in r.stderr, r.stderr
+    # a truncated streamOptimized VMDK: grains cut off, then no footer at all
+    src = os.path.join(d, "s.raw")
+    make_pattern_raw(src, 4 * MB)
+    so = os.path.join(d, "so.vmdk")
+    run([QEMU_IMG, "convert", "-O", "vmdk", "-o", "subformat=streamOptimized", src, so])
+    data = open(so, "rb").read()
+    with open(so, "wb") as f:     # keep the footer, damage a grain in the middle
+        f.write(data[:70000] + bytes(4096) + data[74096:])
+    r = run([VIMG, "convert", "-O", "raw", so, so + ".raw"], check=False)
+    assert r.returncode == 1 and "decompress" in r.stderr + r.stdout or r.returncode == 1, r.stderr
+    with open(so, "wb") as f:
+        f.write(data[:len(data) // 2])
+    r = run([VIMG, "convert", "-O", "raw", so, so + ".raw"], check=False)
+    assert r.returncode == 1 and "past the end" in r.stderr, r.stderr
+    # a VMDK descriptor whose extent points outside the allowed directories
+    vd = os.path.join(inside, "evil.vmdk")
+    with open(vd, "w") as f:
+        f.write('# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+                'RW 2048 FLAT "../outside/secret.raw" 0\n')
+    r = run([VIMG, "--allow-dir", inside, "convert", "-O", "raw", vd, vd + ".raw"], check=False)
+    assert r.returncode != 0 and "outside the allowed" in r.stderr, r.stderr
+
 
 def make_pattern_raw(path, size):
     with open(path, "wb") as f:
