@@ -56,14 +56,18 @@ static const struct block_driver *probe_buf(const uint8_t *buf, size_t len, cons
 
 static int probe_fd(int fd, const char *path, const struct block_driver **out)
 {
-	uint8_t buf[2048];
+	/* Aligned, so that it also works on an O_DIRECT descriptor. */
+	uint8_t buf[4096] __attribute__((aligned(4096)));
 	ssize_t n;
 
 	do
 		n = pread(fd, buf, sizeof(buf), 0);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	if (n < 0) {
+		int err = -errno;
+		log_error_errno(err, "%s: cannot read the image header", path);
+		return err;
+	}
 	*out = probe_buf(buf, (size_t)n, path);
 	return 0;
 }
