@@ -138,6 +138,7 @@ static int open_one(const char *path, const struct block_open_opts *opts, int de
 	if (!bd)
 		return -ENOMEM;
 	pthread_mutex_init(&bd->lock, NULL);
+	pthread_rwlock_init(&bd->io_lock, NULL);
 	bd->opts = *opts;
 	bd->opts.format = NULL;
 	bd->read_only = opts->read_only;
@@ -210,6 +211,7 @@ fail:
 	bfile_close(bd->file);
 	free(bd->filename);
 	pthread_mutex_destroy(&bd->lock);
+	pthread_rwlock_destroy(&bd->io_lock);
 	free(bd);
 	return r;
 }
@@ -272,7 +274,44 @@ void block_close(struct blockdev *bd)
 	free(bd->opaque);
 	free(bd->filename);
 	pthread_mutex_destroy(&bd->lock);
+	pthread_rwlock_destroy(&bd->io_lock);
 	free(bd);
+}
+
+/*
+ * Locking: bd->lock (a mutex) guards the image's metadata and caches;
+ * bd->io_lock is held shared by requests whose data I/O runs outside the
+ * mutex (reads, in-place writes), and exclusively by anything that may free
+ * or move clusters, so no cluster is reused while such I/O is in flight.
+ * Order: io_lock, then lock; images of a chain from the top down.
+ */
+static void lock_excl(struct blockdev *bd)
+{
+	pthread_rwlock_wrlock(&bd->io_lock);
+	pthread_mutex_lock(&bd->lock);
+}
+
+static void unlock_excl(struct blockdev *bd)
+{
+	pthread_mutex_unlock(&bd->lock);
+	pthread_rwlock_unlock(&bd->io_lock);
+}
+
+/* Reads and in-place writes whose mapping is a plain host range: I/O without the mutex. */
+static int rw_fast(struct blockdev *bd, uint64_t off, const struct bvec *v, bool write)
+{
+	uint64_t host;
+	int r;
+
+	pthread_rwlock_rdlock(&bd->io_lock);
+	pthread_mutex_lock(&bd->lock);
+	r = bd->drv->map_fast(bd, off, v->len, write, &host);
+	pthread_mutex_unlock(&bd->lock);
+	if (!r)
+		r = write ? bfile_pwritev(bd->file, v->iov, v->cnt, host)
+			  : bfile_preadv(bd->file, v->iov, v->cnt, host);
+	pthread_rwlock_unlock(&bd->io_lock);
+	return r;
 }
 
 int block_read_backing(struct blockdev *bd, uint64_t off, const struct bvec *v)
@@ -312,9 +351,17 @@ int block_do_preadv(struct blockdev *bd, uint64_t off, const struct bvec *v)
 
 	if (bd->drv->parallel_rw)
 		return bd->drv->preadv(bd, off, v);
+	if (bd->drv->map_fast && v->cnt <= 64) {
+		r = rw_fast(bd, off, v, false);
+		if (r != -EAGAIN)
+			return r;
+	}
+	/* Reads never free clusters: shared I/O lock, metadata mutex. */
+	pthread_rwlock_rdlock(&bd->io_lock);
 	pthread_mutex_lock(&bd->lock);
 	r = bd->drv->preadv(bd, off, v);
 	pthread_mutex_unlock(&bd->lock);
+	pthread_rwlock_unlock(&bd->io_lock);
 	return r;
 }
 
@@ -345,9 +392,14 @@ static int do_rw(struct blockdev *bd, uint64_t off, const struct iovec *iov, int
 		return block_do_preadv(bd, off, &v);
 	if (bd->drv->parallel_rw)
 		return bd->drv->pwritev(bd, off, &v);
-	pthread_mutex_lock(&bd->lock);
+	if (bd->drv->map_fast && v.cnt <= 64) {
+		r = rw_fast(bd, off, &v, true);
+		if (r != -EAGAIN)
+			return r;
+	}
+	lock_excl(bd);
 	r = bd->drv->pwritev(bd, off, &v);
-	pthread_mutex_unlock(&bd->lock);
+	unlock_excl(bd);
 	return r;
 }
 
@@ -381,10 +433,10 @@ int block_flush(struct blockdev *bd)
 
 	if (bd->read_only)
 		return 0;
-	pthread_mutex_lock(&bd->lock);
+	lock_excl(bd);
 	if (bd->drv->flush)
 		r = bd->drv->flush(bd);
-	pthread_mutex_unlock(&bd->lock);
+	unlock_excl(bd);
 	return r;
 }
 
@@ -396,9 +448,9 @@ int block_discard(struct blockdev *bd, uint64_t off, uint64_t len)
 		return r;
 	if (!bd->drv->discard)
 		return 0;
-	pthread_mutex_lock(&bd->lock);
+	lock_excl(bd);
 	r = bd->drv->discard(bd, off, len);
-	pthread_mutex_unlock(&bd->lock);
+	unlock_excl(bd);
 	return r;
 }
 
@@ -408,9 +460,9 @@ int block_write_zeroes(struct blockdev *bd, uint64_t off, uint64_t len, unsigned
 
 	if (r || !len)
 		return r;
-	pthread_mutex_lock(&bd->lock);
+	lock_excl(bd);
 	r = bd->drv->write_zeroes(bd, off, len, flags);
-	pthread_mutex_unlock(&bd->lock);
+	unlock_excl(bd);
 	return r;
 }
 
@@ -439,9 +491,9 @@ int block_write_compressed(struct blockdev *bd, uint64_t off, const void *buf, s
 		return block_write(bd, off, buf, len);
 	}
 	if (!r) {
-		pthread_mutex_lock(&bd->lock);
+		lock_excl(bd);
 		r = bd->drv->write_compressed(bd, off, out, clen);
-		pthread_mutex_unlock(&bd->lock);
+		unlock_excl(bd);
 	}
 	free(out);
 	return r;
@@ -460,9 +512,9 @@ int block_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum
 	if (!host_off)
 		host_off = &dummy;
 	*host_off = 0;
-	pthread_mutex_lock(&bd->lock);
+	lock_excl(bd);
 	r = bd->drv->status(bd, off, len, pnum, host_off, flags);
-	pthread_mutex_unlock(&bd->lock);
+	unlock_excl(bd);
 	if (!r && (*pnum == 0 || *pnum > len))
 		r = -EIO;
 	return r;
@@ -539,9 +591,9 @@ uint32_t block_cluster_size(const struct blockdev *bd)
 	({                                                         \
 		int r_ = -ENOTSUP;                                 \
 		if ((bd)->drv->op) {                               \
-			pthread_mutex_lock(&(bd)->lock);           \
+			lock_excl(bd);           \
 			r_ = (bd)->drv->op((bd), ##__VA_ARGS__);   \
-			pthread_mutex_unlock(&(bd)->lock);         \
+			unlock_excl(bd);         \
 		}                                                  \
 		r_;                                                \
 	})

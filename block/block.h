@@ -11,10 +11,13 @@
  * caused by the image itself (corruption, bad header, backing not allowed).
  *
  * Thread safety: every function may be called from any thread, concurrently,
- * on the same blockdev. Each image has one mutex; formats with metadata
- * (qcow2) serialise all requests of an image on it. raw lets reads and
- * writes run in parallel (pread/pwrite on one fd). block_close must not race
- * with any other call on the same blockdev.
+ * on the same blockdev. raw runs reads and writes in parallel (pread/pwrite
+ * on one fd). Formats with metadata keep it under one mutex per image; for
+ * qcow2, reads and in-place writes of allocated clusters look their mapping
+ * up under the mutex and then do the data I/O in parallel (a shared lock
+ * keeps clusters from being freed meanwhile); allocating writes, discard,
+ * zeroes, snapshots, resize and flush run one at a time. block_close must
+ * not race with any other call on the same blockdev.
  *
  * Hostile images: every header field and table entry is checked against the
  * file size and against fixed limits before use; allocations are bounded by

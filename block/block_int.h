@@ -91,6 +91,13 @@ struct block_driver {
 	int (*create)(const char *path, const struct block_create_opts *opts);
 	int (*measure)(const struct block_create_opts *opts, struct blockdev *src,
 		       struct block_measure *out);
+	/*
+	 * Optional: when [off, off+len) maps to one plain host range that a
+	 * read (or an in-place write) can use without changing metadata, sets
+	 * *host and returns 0; otherwise -EAGAIN (the locked path is taken).
+	 */
+	int (*map_fast)(struct blockdev *bd, uint64_t off, uint64_t len, bool write,
+			uint64_t *host);
 	bool parallel_rw;              /* preadv/pwritev need no image lock */
 	bool writable;                 /* can be created and written */
 };
@@ -109,7 +116,8 @@ struct blockdev {
 	dev_t dev;
 	ino_t ino;
 	struct blockdev *parent;       /* the image whose backing this is */
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;          /* metadata, caches */
+	pthread_rwlock_t io_lock;      /* see block.c: shared by plain data I/O */
 };
 
 extern const struct block_driver block_raw;

@@ -807,6 +807,7 @@ const struct block_driver block_qcow2 = {
 	.close = qcow2_close,
 	.preadv = qcow2_preadv,
 	.pwritev = qcow2_pwritev,
+	.map_fast = qcow2_map_fast,
 	.flush = qcow2_flush,
 	.discard = qcow2_discard,
 	.write_zeroes = qcow2_write_zeroes,

@@ -26,6 +26,7 @@ int qcow2_cache_init(struct qcow2_cache *c, int n, uint32_t size)
 	c->n = n;
 	c->size = size;
 	c->tick = 0;
+	c->last = 0;
 	return 0;
 }
 
@@ -56,10 +57,16 @@ int qcow2_cache_get(struct blockdev *bd, struct qcow2_cache *c, uint64_t offset,
 	struct qcow2_cache_ent *victim = NULL;
 	int r;
 
+	if (c->ent[c->last].offset == offset && !fresh) {
+		c->ent[c->last].lru = ++c->tick;
+		*buf = c->ent[c->last].buf;
+		return 0;
+	}
 	for (int i = 0; i < c->n; i++) {
 		struct qcow2_cache_ent *e = &c->ent[i];
 		if (e->offset == offset) {
 			e->lru = ++c->tick;
+			c->last = i;
 			if (fresh)
 				memset(e->buf, 0, c->size);
 			*buf = e->buf;
@@ -79,6 +86,7 @@ int qcow2_cache_get(struct blockdev *bd, struct qcow2_cache *c, uint64_t offset,
 	victim->offset = offset;
 	victim->lru = ++c->tick;
 	victim->dirty = false;
+	c->last = (int)(victim - c->ent);
 	*buf = victim->buf;
 	return 0;
 }
