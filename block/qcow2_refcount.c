@@ -294,6 +294,7 @@ static int find_free(struct blockdev *bd, uint64_t n, uint64_t *start)
 {
 	struct qcow2 *q = qcow2_of(bd);
 	uint64_t ci = q->free_hint, run = 0, s = ci, fsize;
+	bool seen_free = false;
 	uint64_t limit = (L1E_OFFSET_MASK >> q->cluster_bits);
 
 	fsize = q->file_size;
@@ -316,6 +317,7 @@ static int find_free(struct blockdev *bd, uint64_t n, uint64_t *start)
 		if (ri >= q->rt_size || !(q->rt[ri] & L1E_OFFSET_MASK)) {
 			/* A whole uncovered range is free (unless repair avoids parts). */
 			if (!q->avoid) {
+				seen_free = true;
 				if (!run)
 					s = ci;
 				uint64_t end = (ri + 1) * q->rb_entries;
@@ -333,9 +335,11 @@ static int find_free(struct blockdev *bd, uint64_t n, uint64_t *start)
 			if (!run)
 				s = ci;
 			run++;
+			seen_free = true;
 		} else {
 			run = 0;
-			if (s == q->free_hint && ci == q->free_hint)
+			/* Nothing free below here: the next search starts past it. */
+			if (!seen_free)
 				q->free_hint = ci + 1;
 		}
 		ci++;

@@ -129,54 +129,110 @@ static int convert_compressed(struct blockdev *src, struct blockdev *dst, bool p
 	return j.err;
 }
 
-static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, bool progress)
+/* Copies [off, end) (at most one CHUNK) with BUF as the bounce buffer. */
+static int copy_range(struct blockdev *src, struct blockdev *dst, uint64_t off, uint64_t end,
+		      uint8_t *buf, size_t sparse)
 {
-	uint64_t size = block_size(src), off = 0, last = 0;
-	uint8_t *buf;
 	int r = 0;
 
-	if (posix_memalign((void **)&buf, 4096, CHUNK))
-		return -ENOMEM;
-	while (off < size) {
-		uint64_t want = size - off < CHUNK ? size - off : CHUNK, pnum;
+	while (off < end) {
+		uint64_t pnum;
 		unsigned fl;
 		int depth;
-		r = block_status_chain(src, off, want, &pnum, NULL, &fl, &depth);
+		r = block_status_chain(src, off, end - off, &pnum, NULL, &fl, &depth);
 		if (r)
-			break;
+			return r;
 		if (fl & BLOCK_STATUS_ZERO) {
 			if (!sparse) {
-				memset(buf, 0, CHUNK);
-				for (uint64_t o = 0; o < pnum && !r; o += CHUNK) {
-					size_t n = pnum - o < CHUNK ? (size_t)(pnum - o) : CHUNK;
-					r = block_write(dst, off + o, buf, n);
-				}
-				if (r)
-					break;
+				memset(buf, 0, pnum);
+				r = block_write(dst, off, buf, pnum);
 			}
-			off += pnum;
 		} else {
 			r = block_read(src, off, buf, pnum);
 			if (r) {
 				fprintf(stderr, "vireo-img convert: error reading %s at offset %llu\n",
 					block_filename(src), (unsigned long long)off);
-				break;
+				return r;
 			}
 			r = write_sparse(dst, off, buf, pnum, sparse);
-			if (r) {
-				fprintf(stderr, "vireo-img convert: error writing %s at offset %llu\n",
-					block_filename(dst), (unsigned long long)off);
-				break;
-			}
-			off += pnum;
 		}
-		if (progress && off - last >= size / 100) {
-			img_progress((double)off, (double)size);
-			last = off;
+		if (r) {
+			fprintf(stderr, "vireo-img convert: error writing %s at offset %llu\n",
+				block_filename(dst), (unsigned long long)off);
+			return r;
 		}
+		off += pnum;
+	}
+	return 0;
+}
+
+struct cjob {
+	struct blockdev *src, *dst;
+	uint64_t size, next, done, last_shown;
+	size_t sparse;
+	bool progress;
+	int err;
+	pthread_mutex_t lock;
+};
+
+static void *cworker(void *arg)
+{
+	struct cjob *j = arg;
+	uint8_t *buf;
+
+	if (posix_memalign((void **)&buf, 4096, CHUNK)) {
+		j->err = -ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		uint64_t off = j->next;
+		bool stop = off >= j->size || j->err;
+		if (!stop)
+			j->next += CHUNK;
+		pthread_mutex_unlock(&j->lock);
+		if (stop)
+			break;
+		uint64_t end = j->size - off < CHUNK ? j->size : off + CHUNK;
+		int r = copy_range(j->src, j->dst, off, end, buf, j->sparse);
+		pthread_mutex_lock(&j->lock);
+		if (r && !j->err)
+			j->err = r;
+		j->done += end - off;
+		if (j->progress && j->done - j->last_shown >= j->size / 100) {
+			img_progress((double)j->done, (double)j->size);
+			j->last_shown = j->done;
+		}
+		pthread_mutex_unlock(&j->lock);
 	}
 	free(buf);
-	return r;
+	return NULL;
+}
+
+/*
+ * Copies in CHUNK pieces with several threads, so that reading the source
+ * and writing the destination overlap (the page cache throttles writers).
+ * ORDERED (streamOptimized output) uses one thread: its grains go in order.
+ */
+static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, bool progress,
+		     bool ordered)
+{
+	struct cjob j = { .src = src, .dst = dst, .size = block_size(src), .sparse = sparse,
+			  .progress = progress };
+	pthread_t th[8];
+	int nt = ordered ? 1 : 4;
+	const char *env = getenv("VIREO_IMG_THREADS");   /* for experiments */
+
+	if (!ordered && env && atoi(env) >= 1 && atoi(env) <= 8)
+		nt = atoi(env);
+
+	pthread_mutex_init(&j.lock, NULL);
+	for (int i = 0; i < nt; i++)
+		pthread_create(&th[i], NULL, cworker, &j);
+	for (int i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&j.lock);
+	return j.err;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -246,7 +302,7 @@ int cmd_convert(int argc, char **argv)
 	if (progress)
 		img_progress(0, 1);
 	r = compress ? convert_compressed(src, dst, progress)
-		     : copy_data(src, dst, (size_t)sparse, progress);
+		     : copy_data(src, dst, (size_t)sparse, progress, !strcmp(ofmt, "vmdk"));
 	if (!r)
 		r = block_flush(dst);
 	if (r == -ENOTSUP && compress) {
