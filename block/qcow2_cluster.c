@@ -764,31 +764,38 @@ int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, 
 {
 	struct qcow2 *q = qcow2_of(bd);
 	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, l1i = ci / q->l2_entries;
+	uint64_t last = (off + len - 1) >> q->cluster_bits, first_h = 0;
 	uint8_t *tbl;
 
-	if ((off & (cs - 1)) + len > cs || l1i >= q->l1_size)
+	/* One L2 table, every cluster plain data, contiguous on the host. */
+	if (!len || l1i >= q->l1_size || last / q->l2_entries != l1i)
 		return -EAGAIN;
 	if (write && q->lazy && !q->dirty_marked)
 		return -EAGAIN;
 	uint64_t l2off = q->l1[l1i] & L1E_OFFSET_MASK;
 	if (!l2off || load_l2(bd, l2off, &tbl))
 		return -EAGAIN;
-	uint32_t j = (uint32_t)(ci % q->l2_entries);
-	if (write) {
-		if (!in_place(q, tbl, j))
+	for (uint64_t c = ci; c <= last; c++) {
+		uint32_t j = (uint32_t)(c % q->l2_entries);
+		const uint8_t *p = tbl + (size_t)j * q->l2_esize;
+		uint64_t e = be64_get(p), h = e & L2E_OFFSET_MASK;
+		if (write) {
+			if (!in_place(q, tbl, j))
+				return -EAGAIN;
+		} else {
+			if ((e & QCOW_OFLAG_COMPRESSED) || !h)
+				return -EAGAIN;
+			if (q->ext_l2 ? be64_get(p + 8) != 0xffffffffull : (e & QCOW_OFLAG_ZERO))
+				return -EAGAIN;
+		}
+		if ((h & (cs - 1)) || h + cs > qcow2_align_up(q->file_size, cs))
 			return -EAGAIN;
-	} else {
-		uint64_t e = be64_get(tbl + (size_t)j * q->l2_esize);
-		if ((e & QCOW_OFLAG_COMPRESSED) || !(e & L2E_OFFSET_MASK))
-			return -EAGAIN;
-		if (q->ext_l2 ? be64_get(tbl + (size_t)j * q->l2_esize + 8) != 0xffffffffull
-			      : (e & QCOW_OFLAG_ZERO))
+		if (c == ci)
+			first_h = h;
+		else if (h != first_h + (c - ci) * cs)
 			return -EAGAIN;
 	}
-	uint64_t h = be64_get(tbl + (size_t)j * q->l2_esize) & L2E_OFFSET_MASK;
-	if ((h & (cs - 1)) || h + cs > qcow2_align_up(q->file_size, cs))
-		return -EAGAIN;
-	*host = h + (off & (cs - 1));
+	*host = first_h + (off & (cs - 1));
 	return 0;
 }
 

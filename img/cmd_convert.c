@@ -131,7 +131,7 @@ static int convert_compressed(struct blockdev *src, struct blockdev *dst, bool p
 
 /* Copies [off, end) (at most one CHUNK) with BUF as the bounce buffer. */
 static int copy_range(struct blockdev *src, struct blockdev *dst, uint64_t off, uint64_t end,
-		      uint8_t *buf, size_t sparse)
+		      uint8_t *buf, size_t sparse, pthread_mutex_t *wlock)
 {
 	int r = 0;
 
@@ -145,7 +145,9 @@ static int copy_range(struct blockdev *src, struct blockdev *dst, uint64_t off, 
 		if (fl & BLOCK_STATUS_ZERO) {
 			if (!sparse) {
 				memset(buf, 0, pnum);
+				pthread_mutex_lock(wlock);
 				r = block_write(dst, off, buf, pnum);
+				pthread_mutex_unlock(wlock);
 			}
 		} else {
 			r = block_read(src, off, buf, pnum);
@@ -154,7 +156,9 @@ static int copy_range(struct blockdev *src, struct blockdev *dst, uint64_t off, 
 					block_filename(src), (unsigned long long)off);
 				return r;
 			}
+			pthread_mutex_lock(wlock);
 			r = write_sparse(dst, off, buf, pnum, sparse);
+			pthread_mutex_unlock(wlock);
 		}
 		if (r) {
 			fprintf(stderr, "vireo-img convert: error writing %s at offset %llu\n",
@@ -173,6 +177,7 @@ struct cjob {
 	bool progress;
 	int err;
 	pthread_mutex_t lock;
+	pthread_mutex_t wlock;  /* one writer at a time: the kernel serialises them anyway */
 };
 
 static void *cworker(void *arg)
@@ -194,7 +199,7 @@ static void *cworker(void *arg)
 		if (stop)
 			break;
 		uint64_t end = j->size - off < CHUNK ? j->size : off + CHUNK;
-		int r = copy_range(j->src, j->dst, off, end, buf, j->sparse);
+		int r = copy_range(j->src, j->dst, off, end, buf, j->sparse, &j->wlock);
 		pthread_mutex_lock(&j->lock);
 		if (r && !j->err)
 			j->err = r;
@@ -211,7 +216,8 @@ static void *cworker(void *arg)
 
 /*
  * Copies in CHUNK pieces with several threads, so that reading the source
- * and writing the destination overlap (the page cache throttles writers).
+ * and writing the destination overlap; writes go one at a time (concurrent
+ * buffered writes to one file only fight over the inode lock).
  * ORDERED (streamOptimized output) uses one thread: its grains go in order.
  */
 static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, bool progress,
@@ -227,11 +233,13 @@ static int copy_data(struct blockdev *src, struct blockdev *dst, size_t sparse, 
 		nt = atoi(env);
 
 	pthread_mutex_init(&j.lock, NULL);
+	pthread_mutex_init(&j.wlock, NULL);
 	for (int i = 0; i < nt; i++)
 		pthread_create(&th[i], NULL, cworker, &j);
 	for (int i = 0; i < nt; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&j.lock);
+	pthread_mutex_destroy(&j.wlock);
 	return j.err;
 }
 
