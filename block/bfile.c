@@ -247,7 +247,7 @@ int bfile_pwritev(struct bfile *f, const struct iovec *iov, int cnt, uint64_t of
 
 int bfile_flush(struct bfile *f)
 {
-	if (f->read_only)
+	if (f->read_only || f->no_sync)
 		return 0;
 	if (fdatasync(f->fd) < 0)
 		return -errno;

@@ -19,6 +19,7 @@ static const struct block_driver *const drivers[] = {
 	&block_qcow2,
 	&block_vmdk,
 	&block_vdi,
+	&block_vhdx,
 	&block_raw,
 };
 
@@ -152,6 +153,7 @@ static int open_one(const char *path, const struct block_open_opts *opts, int de
 	r = bfile_open(path, opts->read_only, opts->direct, false, &bd->file);
 	if (r)
 		goto fail;
+	bd->file->no_sync = opts->no_sync;
 	if (fstat(bd->file->fd, &st) < 0) {
 		r = -errno;
 		goto fail;

@@ -50,6 +50,9 @@ struct block_open_opts {
 	 * a NULL-terminated array, or NULL for no restriction. */
 	const char *const *allowed_dirs;
 	bool backing_read_write;  /* open the backing image writable (commit) */
+	/* cache=unsafe: flushes write metadata out but do not wait for the disk
+	 * (what qemu-img convert does by default); for bulk copies only. */
+	bool no_sync;
 };
 
 int block_open(const char *path, const struct block_open_opts *opts,

@@ -17,6 +17,7 @@ struct bfile {
 	int fd;
 	bool direct;
 	bool read_only;
+	bool no_sync;          /* bfile_flush does not fdatasync */
 	pthread_mutex_t bounce_lock;
 };
 
@@ -124,6 +125,7 @@ extern const struct block_driver block_raw;
 extern const struct block_driver block_qcow2;
 extern const struct block_driver block_vmdk;
 extern const struct block_driver block_vdi;
+extern const struct block_driver block_vhdx;
 
 const struct block_driver *block_driver_find(const char *name);
 

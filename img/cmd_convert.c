@@ -248,7 +248,7 @@ int cmd_convert(int argc, char **argv)
 	struct block_create_opts o = {0};
 	const char *fmt = NULL, *ofmt = "raw";
 	char *optstr = NULL;
-	bool compress = false, progress = false, no_create = false;
+	bool compress = false, progress = false, no_create = false, no_sync = true, direct = false;
 	uint64_t sparse = 4096;
 	struct blockdev *src = NULL, *dst = NULL;
 	int c, r, status = 1;
@@ -268,7 +268,23 @@ int cmd_convert(int argc, char **argv)
 				return 1;
 			}
 			break;
-		case 't': case 'T': case 'W': case 'm': case 'U': break;
+		case 't':
+			/* Output cache mode, as qemu-img: unsafe (the default) does not wait
+			 * for the disk at the end; writeback/writethrough do; none and
+			 * directsync also bypass the page cache. */
+			if (!strcmp(optarg, "unsafe")) {
+				no_sync = true;
+			} else if (!strcmp(optarg, "writeback") || !strcmp(optarg, "writethrough")) {
+				no_sync = false;
+			} else if (!strcmp(optarg, "none") || !strcmp(optarg, "directsync")) {
+				no_sync = false;
+				direct = true;
+			} else {
+				fprintf(stderr, "vireo-img convert: unknown cache mode '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'T': case 'W': case 'm': case 'U': break;
 		default: return 1;
 		}
 	}
@@ -296,7 +312,8 @@ int cmd_convert(int argc, char **argv)
 			goto out;
 		}
 	}
-	struct block_open_opts oo = { .format = ofmt, .no_backing = true };
+	struct block_open_opts oo = { .format = ofmt, .no_backing = true, .no_sync = no_sync,
+				      .direct = direct };
 	r = block_open(argv[optind + 1], &oo, &dst);
 	if (r) {
 		fprintf(stderr, "vireo-img convert: cannot open '%s': %s\n", argv[optind + 1],

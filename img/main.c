@@ -24,7 +24,7 @@ static const struct {
 } verbs[] = {
 	{ "info", cmd_info, "info [-f FMT] [--output=human|json] [--backing-chain] FILE" },
 	{ "create", cmd_create, "create -f FMT [-b BACKING [-F BACKING_FMT]] [-o OPTIONS] FILE [SIZE]" },
-	{ "convert", cmd_convert, "convert [-f FMT] -O FMT [-o OPTIONS] [-c] [-p] [-q] [-S SIZE] SRC DST" },
+	{ "convert", cmd_convert, "convert [-f FMT] -O FMT [-o OPTIONS] [-c] [-p] [-q] [-S SIZE] [-t CACHE] SRC DST" },
 	{ "check", cmd_check, "check [-f FMT] [-r leaks|all] [--output=human|json] FILE" },
 	{ "snapshot", cmd_snapshot, "snapshot [-l | -c NAME | -a NAME | -d NAME] FILE" },
 	{ "resize", cmd_resize, "resize [-f FMT] [--shrink] [--preallocation=MODE] FILE [+|-]SIZE" },

@@ -567,6 +567,24 @@ def test_vdi(d):
     assert run([VIMG, "check", p], check=False).returncode == 0
 
 
+def test_vhdx(d):
+    src = os.path.join(d, "src.raw")
+    make_pattern_raw(src, 20 * MB)
+    for o in ("subformat=dynamic", "subformat=fixed", "block_size=8M,subformat=dynamic"):
+        p = os.path.join(d, "q.vhdx")
+        run([QEMU_IMG, "convert", "-O", "vhdx", "-o", o, src, p])
+        random_writes(p, 20 * MB, 30, seed=95, fmt="vhdx", zero=False)
+        same_content(p)
+        info_agrees(p)
+        back = os.path.join(d, "back.qcow2")
+        run([VIMG, "convert", "-O", "qcow2", p, back])
+        qcheck(back)
+        assert qemu_raw(back) == qemu_raw(p)
+        os.unlink(p)
+    r = run([VIMG, "create", "-f", "vhdx", os.path.join(d, "x.vhdx"), "1M"], check=False)
+    assert r.returncode == 1
+
+
 TESTS = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
 
 
