@@ -190,7 +190,7 @@ static int vhdx_open(struct blockdev *bd)
 	r = bfile_size(bd->file, &v->file_size);
 	if (r)
 		return r;
-	if (v->file_size < 1 * MiB)
+	if (v->file_size < 320 * KiB)     /* headers and region tables */
 		return bad(bd, "file too small");
 	for (int i = 0; i < 2; i++) {
 		r = bfile_pread(bd->file, h[i], sizeof(h[i]), (uint64_t)(i + 1) * 64 * KiB);
