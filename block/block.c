@@ -287,15 +287,33 @@ void block_close(struct blockdev *bd)
  * or move clusters, so no cluster is reused while such I/O is in flight.
  * Order: io_lock, then lock; images of a chain from the top down.
  */
+/*
+ * bd->seq is odd while the mutex is held: the lock-free lookup of the fast
+ * path (under the shared I/O lock only) retries with the mutex when the
+ * count moved, like a seqlock.
+ */
+static void meta_lock(struct blockdev *bd)
+{
+	pthread_mutex_lock(&bd->lock);
+	__atomic_add_fetch(&bd->seq, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);   /* the count before any change */
+}
+
+static void meta_unlock(struct blockdev *bd)
+{
+	__atomic_add_fetch(&bd->seq, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&bd->lock);
+}
+
 static void lock_excl(struct blockdev *bd)
 {
 	pthread_rwlock_wrlock(&bd->io_lock);
-	pthread_mutex_lock(&bd->lock);
+	meta_lock(bd);
 }
 
 static void unlock_excl(struct blockdev *bd)
 {
-	pthread_mutex_unlock(&bd->lock);
+	meta_unlock(bd);
 	pthread_rwlock_unlock(&bd->io_lock);
 }
 
@@ -306,9 +324,24 @@ static int rw_fast(struct blockdev *bd, uint64_t off, const struct bvec *v, bool
 	int r;
 
 	pthread_rwlock_rdlock(&bd->io_lock);
-	pthread_mutex_lock(&bd->lock);
-	r = bd->drv->map_fast(bd, off, v->len, write, &host);
-	pthread_mutex_unlock(&bd->lock);
+	/*
+	 * First without the mutex: a read-only peek at the cached tables. Under
+	 * the shared I/O lock nothing frees them; a holder of the mutex may
+	 * change them, which the sequence count tells.
+	 */
+	unsigned long s1 = __atomic_load_n(&bd->seq, __ATOMIC_ACQUIRE);
+	r = -EAGAIN;
+	if (!(s1 & 1)) {
+		r = bd->drv->map_fast(bd, off, v->len, write, true, &host);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&bd->seq, __ATOMIC_RELAXED) != s1)
+			r = -EAGAIN;
+	}
+	if (r == -EAGAIN) {
+		meta_lock(bd);
+		r = bd->drv->map_fast(bd, off, v->len, write, false, &host);
+		meta_unlock(bd);
+	}
 	if (!r)
 		r = write ? bfile_pwritev(bd->file, v->iov, v->cnt, host)
 			  : bfile_preadv(bd->file, v->iov, v->cnt, host);
@@ -360,9 +393,9 @@ int block_do_preadv(struct blockdev *bd, uint64_t off, const struct bvec *v)
 	}
 	/* Reads never free clusters: shared I/O lock, metadata mutex. */
 	pthread_rwlock_rdlock(&bd->io_lock);
-	pthread_mutex_lock(&bd->lock);
+	meta_lock(bd);
 	r = bd->drv->preadv(bd, off, v);
-	pthread_mutex_unlock(&bd->lock);
+	meta_unlock(bd);
 	pthread_rwlock_unlock(&bd->io_lock);
 	return r;
 }

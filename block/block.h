@@ -14,7 +14,8 @@
  * on the same blockdev. raw runs reads and writes in parallel (pread/pwrite
  * on one fd). Formats with metadata keep it under one mutex per image; for
  * qcow2, reads and in-place writes of allocated clusters look their mapping
- * up under the mutex and then do the data I/O in parallel (a shared lock
+ * up in the cached tables without the mutex (checked by a sequence count,
+ * retried under the mutex) and do the data I/O in parallel (a shared lock
  * keeps clusters from being freed meanwhile); allocating writes, discard,
  * zeroes, snapshots, resize and flush run one at a time. block_close must
  * not race with any other call on the same blockdev.

@@ -97,7 +97,7 @@ struct block_driver {
 	 * read (or an in-place write) can use without changing metadata, sets
 	 * *host and returns 0; otherwise -EAGAIN (the locked path is taken).
 	 */
-	int (*map_fast)(struct blockdev *bd, uint64_t off, uint64_t len, bool write,
+	int (*map_fast)(struct blockdev *bd, uint64_t off, uint64_t len, bool write, bool peek,
 			uint64_t *host);
 	bool parallel_rw;              /* preadv/pwritev need no image lock */
 	bool writable;                 /* can be created and written */
@@ -119,6 +119,7 @@ struct blockdev {
 	struct blockdev *parent;       /* the image whose backing this is */
 	pthread_mutex_t lock;          /* metadata, caches */
 	pthread_rwlock_t io_lock;      /* see block.c: shared by plain data I/O */
+	unsigned long seq;             /* odd while lock is held (seqlock for peeks) */
 };
 
 extern const struct block_driver block_raw;

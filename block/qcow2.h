@@ -210,7 +210,10 @@ int qcow2_make_empty(struct blockdev *bd);
 int qcow2_compress(struct blockdev *bd, const void *buf, size_t len, void *out, size_t *olen);
 /* Stores an already compressed cluster at guest OFF (image lock held). */
 int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *cdata, size_t clen);
-int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, uint64_t *host);
+int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, bool peek,
+		   uint64_t *host);
+/* The cached table at OFFSET without touching the cache, or NULL. */
+uint8_t *qcow2_cache_peek(const struct qcow2_cache *c, uint64_t offset);
 int qcow2_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum,
 		 uint64_t *host_off, unsigned *flags);
 /* Host clusters [*start, *start + *len) covered by a compressed L2 entry. */

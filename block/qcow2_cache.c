@@ -118,3 +118,15 @@ void qcow2_cache_drop(struct qcow2_cache *c, uint64_t offset)
 		}
 	}
 }
+
+uint8_t *qcow2_cache_peek(const struct qcow2_cache *c, uint64_t offset)
+{
+	int last = c->last;
+
+	if (last >= 0 && last < c->n && c->ent[last].offset == offset)
+		return c->ent[last].buf;
+	for (int i = 0; i < c->n; i++)
+		if (c->ent[i].offset == offset)
+			return c->ent[i].buf;
+	return NULL;
+}

@@ -760,7 +760,8 @@ int qcow2_write_compressed(struct blockdev *bd, uint64_t off, const void *cdata,
 	return r;
 }
 
-int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, uint64_t *host)
+int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, bool peek,
+		   uint64_t *host)
 {
 	struct qcow2 *q = qcow2_of(bd);
 	uint64_t cs = q->cluster_size, ci = off >> q->cluster_bits, l1i = ci / q->l2_entries;
@@ -773,8 +774,15 @@ int qcow2_map_fast(struct blockdev *bd, uint64_t off, uint64_t len, bool write, 
 	if (write && q->lazy && !q->dirty_marked)
 		return -EAGAIN;
 	uint64_t l2off = q->l1[l1i] & L1E_OFFSET_MASK;
-	if (!l2off || load_l2(bd, l2off, &tbl))
+	if (!l2off)
 		return -EAGAIN;
+	if (peek) {
+		tbl = qcow2_cache_peek(&q->l2c, l2off);
+		if (!tbl)
+			return -EAGAIN;
+	} else if (load_l2(bd, l2off, &tbl)) {
+		return -EAGAIN;
+	}
 	for (uint64_t c = ci; c <= last; c++) {
 		uint32_t j = (uint32_t)(c % q->l2_entries);
 		const uint8_t *p = tbl + (size_t)j * q->l2_esize;
