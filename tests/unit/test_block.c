@@ -289,6 +289,13 @@ static void *worker_run(void *arg)
 		if (block_write(w->bd, slot * 65536, buf, len) ||
 		    block_read(w->bd, slot * 65536, rd, len) || memcmp(buf, rd, len))
 			w->errors++;
+		/* Mix in operations that free clusters while others do I/O. */
+		if (it % 5 == 4) {
+			int r = (it / 5) % 2 ? block_discard(w->bd, slot * 65536, 65536)
+					     : block_write_zeroes(w->bd, slot * 65536, 65536, 0);
+			if (r || block_read(w->bd, slot * 65536, rd, 512) || rd[0] != 0)
+				w->errors++;
+		}
 		if (it % 50 == 0 && block_flush(w->bd))
 			w->errors++;
 	}
