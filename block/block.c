@@ -547,9 +547,12 @@ int block_status(struct blockdev *bd, uint64_t off, uint64_t len, uint64_t *pnum
 	if (!host_off)
 		host_off = &dummy;
 	*host_off = 0;
-	lock_excl(bd);
+	/* Status only reads metadata: it may run beside plain data I/O. */
+	pthread_rwlock_rdlock(&bd->io_lock);
+	meta_lock(bd);
 	r = bd->drv->status(bd, off, len, pnum, host_off, flags);
-	unlock_excl(bd);
+	meta_unlock(bd);
+	pthread_rwlock_unlock(&bd->io_lock);
 	if (!r && (*pnum == 0 || *pnum > len))
 		r = -EIO;
 	return r;
