@@ -6,6 +6,7 @@ set -eu
 PACKAGES="
   build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
   libjansson-dev libcmocka-dev libseccomp-dev
+  zlib1g-dev libzstd-dev
   python3
   qemu-system-x86 qemu-utils
   busybox-static cpio zstd xz-utils binutils
