@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "exit_status.h"
@@ -386,9 +389,28 @@ void vm_send_ctrl_alt_del(struct vm *vm)
 	i8042_send_ctrl_alt_del(vm->i8042);
 }
 
+/* The child of vm_destroy_detached: raw system calls only, on its own stack,
+ * in the parent's address space. ARG is a pipe: it waits for the write end to
+ * close, which happens when the parent exits. */
+static int vm_teardown_child(void *arg)
+{
+	const int *pipe_fds = arg;
+	char b;
+
+	/* Let go of stdio at once: whoever reads our output must not wait for us. */
+	for (long i = 0; i <= STDERR_FILENO; i++)
+		syscall(SYS_close, i);
+	syscall(SYS_close, pipe_fds[1]);
+	while (syscall(SYS_read, pipe_fds[0], &b, 1) < 0 && errno == EINTR)
+		;
+	syscall(SYS_exit_group, 0); /* the last KVM references and the mm go with us */
+	return 0;
+}
+
 void vm_destroy_detached(struct vm *vm)
 {
-	int p[2];
+	static uint8_t child_stack[16384] __attribute__((aligned(16)));
+	static int p[2]; /* read by the child, in our address space, after we returned */
 
 	if (!vm || vm->vm_fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
 		vm_destroy(vm);
@@ -396,19 +418,16 @@ void vm_destroy_detached(struct vm *vm)
 	}
 	vm_join(vm);
 	vm_destroy_virtio(vm);
-	guest_memory_destroy(vm->mem); /* nothing for fork to copy */
+	guest_memory_destroy(vm->mem);
 	vm->mem = NULL;
-	pid_t pid = fork();
-	if (pid == 0) {
-		char b;
-		/* Keep only the KVM fds: let go of stdio, sockets and pipes at once. */
-		for (int fd = 0; fd <= STDERR_FILENO; fd++)
-			close(fd);
-		close(p[1]);
-		while (read(p[0], &b, 1) < 0 && errno == EINTR)
-			;
-		_exit(0); /* the parent is gone: the last KVM references go with us */
-	}
+	/*
+	 * The child shares our address space (CLONE_VM) and has a copy of our
+	 * fds: when we exit, neither the KVM VM nor our mm is the last reference,
+	 * so the exit is quick; the child, woken by the pipe closing, pays for
+	 * both teardowns.
+	 */
+	if (clone(vm_teardown_child, child_stack + sizeof(child_stack), CLONE_VM | SIGCHLD, p) < 0)
+		log_verbose("clone for the detached teardown: %s", strerror(errno));
 	close(p[0]);
 	vm_destroy(vm);
 	/* p[1] stays open until this process exits; that wakes the child. */
