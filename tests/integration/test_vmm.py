@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from vmmtest import (EXIT_BAD_IMAGE, EXIT_HOST, EXIT_OK, EXIT_SANDBOX, EXIT_TRIPLE_FAULT, EXIT_USAGE,  # noqa: E402
-                     PASS, PVH_EXIT, TESTOS_BZIMAGE, TESTOS_ELF, VMM, Vmm, check, finish, run_vmm)
+                     PASS, PVH_EXIT, TESTOS_BZIMAGE, TESTOS_ELF, VMM, Vmm, check, finish, run_vmm, vmm_env)
 
 CASES = {}
 
@@ -328,6 +328,27 @@ def sandbox():
     status, serial, _ = run_vmm(["--kernel", TESTOS_ELF, "--cmdline", "rng", "--rng", "--console", "file:/dev/null",
                                  "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}"])
     check(status == PASS and "rng: quality ok" in serial, "virtio devices work in the sandbox")
+    import socket as socketlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "console.sock")
+        p = subprocess.Popen([VMM, "--kernel", TESTOS_ELF, "--cmdline", "echo", "--serial", "unix:" + path,
+                              "--sandbox", f"{SANDBOX_UID}:{SANDBOX_UID}"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=vmm_env(["--sandbox"]))
+        for _ in range(500):
+            if os.path.exists(path):
+                break
+            time.sleep(0.01)
+        c = socketlib.socket(socketlib.AF_UNIX)
+        c.settimeout(10)
+        c.connect(path)
+        buf = b""
+        while b"echo: ready" not in buf:
+            buf += c.recv(4096)
+        c.sendall(b"quit\n")
+        p.wait(timeout=20)
+        check(p.returncode == PASS, f"the console socket works in the sandbox ({p.returncode})")
+        c.close()
 
 
 @case
